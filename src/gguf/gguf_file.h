@@ -69,6 +69,9 @@ class GgufFile {
   static GgufFile from_buffer(std::span<const uint8_t> buffer);
   // Maps an already-open file descriptor (Android hands apps a descriptor); does not close it.
   static GgufFile from_fd(int fd);
+  // Maps the GGUF stored in bytes [offset, offset + length) of fd (length 0: to the end of the
+  // file), e.g. an uncompressed asset inside an APK.
+  static GgufFile from_fd(int fd, uint64_t offset, uint64_t length);
 
   GgufFile(GgufFile&&) noexcept;
   GgufFile& operator=(GgufFile&&) noexcept;

@@ -17,6 +17,13 @@ namespace edgellm::gguf {
 
 class GgufWriter {
  public:
+  GgufWriter();
+  ~GgufWriter();  // an unfinished stream is closed and its partial file deleted
+  GgufWriter(GgufWriter&&) noexcept;
+  GgufWriter& operator=(GgufWriter&&) noexcept;
+  GgufWriter(const GgufWriter&) = delete;
+  GgufWriter& operator=(const GgufWriter&) = delete;
+
   // Metadata. Setting an existing key replaces its value in place (order kept).
   void set(std::string_view key, Value value);
   void set_string(std::string_view key, std::string value);
@@ -63,6 +70,8 @@ class GgufWriter {
   std::FILE* stream_ = nullptr;
   size_t next_stream_tensor_ = 0;
   std::string stream_path_;
+  void write_stored_tensors();
+  void abort_stream();
 };
 
 }  // namespace edgellm::gguf

@@ -44,6 +44,9 @@ struct Value {
   const Array& as_array() const;
 };
 
+// Deep equality of type and payload; floats compare bit for bit (a NaN equals the same NaN).
+bool identical(const Value& a, const Value& b);
+
 struct KeyValue {
   std::string key;
   Value value;

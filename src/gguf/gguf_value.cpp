@@ -1,5 +1,6 @@
 // Metadata values: type names, checked conversions, and GgufFile's typed getters.
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "core/error.h"
@@ -118,6 +119,26 @@ const std::string& Value::as_string() const {
 const Array& Value::as_array() const {
   if (const Array* a = std::get_if<Array>(&data)) return *a;
   fail("expected an array, found a {}", value_type_name(type()));
+}
+
+bool identical(const Value& a, const Value& b) {
+  if (a.type() != b.type()) return false;
+  return std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        const T& y = std::get<T>(b.data);
+        if constexpr (std::is_same_v<T, Array>) {
+          if (x.element_type != y.element_type || x.items.size() != y.items.size()) return false;
+          for (size_t i = 0; i < x.items.size(); ++i)
+            if (!identical(x.items[i], y.items[i])) return false;
+          return true;
+        } else if constexpr (std::is_floating_point_v<T>) {
+          return std::memcmp(&x, &y, sizeof(T)) == 0;
+        } else {
+          return x == y;
+        }
+      },
+      a.data);
 }
 
 // ---- GgufFile getters ----

@@ -46,6 +46,21 @@ class Tokenizer {
   // converter does.
   void write_gguf_metadata(gguf::GgufWriter& writer) const;
 
+  // Vocabulary string of a token as stored (byte-level or U+2581-escaped text, "<0x0A>", ...);
+  // throws on an unknown id.
+  const std::string& token_text(int32_t id) const;
+  // Id of the token whose vocabulary string is exactly `text`, or -1.
+  int32_t token_id(std::string_view text) const;
+  // Control and unknown tokens: never produced from plain text, hidden by decode(skip_special).
+  bool is_special(int32_t id) const;
+  bool add_bos() const;
+  bool add_eos() const;
+  const char* model_name() const;       // "llama" (SentencePiece) or "gpt2" (byte-level BPE)
+  const std::string& pre_name() const;  // pre-tokenizer family, e.g. "qwen2"
+  // Grows the vocabulary to n tokens with "[PAD<id>]" unused tokens, as the converter does when
+  // the model's embedding has more rows than the tokenizer has tokens. No-op when n <= n_vocab().
+  void pad_vocab_to(int32_t n);
+
  private:
   struct Impl;
   explicit Tokenizer(std::unique_ptr<Impl> impl);

@@ -8,5 +8,7 @@ namespace edgellm::cli {
 
 void add_info_command(CLI::App& app);
 void add_dump_tensor_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
+void add_detokenize_command(CLI::App& app);
 
 }  // namespace edgellm::cli

@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
 
   edgellm::cli::add_info_command(app);
   edgellm::cli::add_dump_tensor_command(app);
+  edgellm::cli::add_tokenize_command(app);
+  edgellm::cli::add_detokenize_command(app);
 
   try {
     app.parse(argc, argv);

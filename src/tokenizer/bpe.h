@@ -1,0 +1,86 @@
+// Byte-level BPE (GPT-2 style): a pre-tokenized piece is mapped byte by byte to symbols, then
+// the adjacent pair with the lowest merge rank is merged (leftmost first on ties) until no pair
+// has a merge. Symbols are integers, so a merge is one hash lookup.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tokenizer/vocab.h"
+
+namespace edgellm::tok {
+
+// Open-addressing map from a symbol pair to its merge; built once, read-only afterwards.
+class MergeTable {
+ public:
+  struct Merge {
+    int32_t rank;
+    int32_t result;
+  };
+  void reserve(size_t n);
+  // Keeps the first (lowest-rank) entry for a pair, as the reference does.
+  void insert(int32_t left, int32_t right, Merge merge);
+  const Merge* find(int32_t left, int32_t right) const {
+    const uint64_t key = pack(left, right);
+    for (size_t slot = hash(key) & mask_;; slot = (slot + 1) & mask_) {
+      const Entry& e = entries_[slot];
+      if (e.key == key) return &e.merge;
+      if (e.key == kEmpty) return nullptr;
+    }
+  }
+
+ private:
+  static constexpr uint64_t kEmpty = ~uint64_t{0};
+  struct Entry {
+    uint64_t key = kEmpty;
+    Merge merge{};
+  };
+  static uint64_t pack(int32_t a, int32_t b) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
+  }
+  static size_t hash(uint64_t key) { return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> 20); }
+  std::vector<Entry> entries_;
+  size_t mask_ = 0;
+  size_t count_ = 0;
+};
+
+// Per-call working memory, reused across pieces to avoid allocations.
+struct BpeScratch {
+  std::vector<int32_t> symbols;
+  std::vector<int32_t> ranks;
+  std::vector<int32_t> prev;
+  std::vector<int32_t> next;
+  std::string mapped;
+};
+
+class BpeEncoder {
+ public:
+  BpeEncoder(const Vocab& vocab, const TokenIndex& index, bool ignore_merges);
+
+  // Appends the ids of one pre-tokenized piece (raw bytes).
+  void encode_piece(std::string_view bytes, std::vector<int32_t>& out, BpeScratch& scratch) const;
+
+ private:
+  int32_t symbol_for(std::string_view text, const TokenIndex& index);
+  void merge_small(BpeScratch& scratch) const;
+  void merge_large(BpeScratch& scratch) const;
+  void emit(int32_t symbol, std::vector<int32_t>& out) const;
+  int32_t rank_of(int32_t left, int32_t right) const;
+
+  const Vocab* vocab_;
+  const TokenIndex* index_;
+  bool ignore_merges_;
+  int32_t n_vocab_;
+  // Symbols below n_vocab_ are tokens; the others are strings that merges mention but the
+  // vocabulary lacks (their bytes are emitted one by one, as the reference does).
+  std::vector<std::string> extra_symbols_;
+  TokenIndex extra_index_;
+  MergeTable merges_;
+  std::array<int32_t, 256> byte_symbol_{};
+  std::array<int32_t, 256> single_byte_token_{};  // token whose text is exactly that byte, or -1
+};
+
+}  // namespace edgellm::tok

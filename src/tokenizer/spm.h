@@ -1,0 +1,33 @@
+// SentencePiece-style BPE ("llama" vocabularies): the text (spaces already escaped to U+2581) is
+// split into UTF-8 characters; repeatedly the adjacent pair whose concatenation is a token with
+// the highest score is merged (leftmost on ties). Characters that never became tokens are
+// emitted as byte tokens <0xNN> (byte fallback), or as the unknown token when those are absent.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "tokenizer/vocab.h"
+
+namespace edgellm::tok {
+
+class SpmEncoder {
+ public:
+  SpmEncoder(const Vocab& vocab, const TokenIndex& index);
+
+  void encode(std::string_view escaped_text, std::vector<int32_t>& out) const;
+
+ private:
+  // A token that merging may produce (control, unknown and byte tokens never are: their text is
+  // not text the model saw, e.g. "<s>" or "<0x41>").
+  int32_t mergeable_token(std::string_view text) const;
+  void emit_fallback(std::string_view text, std::vector<int32_t>& out, bool& previous_was_unknown) const;
+
+  const Vocab* vocab_;
+  const TokenIndex* index_;
+  std::array<int32_t, 256> byte_token_{};
+};
+
+}  // namespace edgellm::tok

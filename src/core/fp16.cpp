@@ -10,7 +10,8 @@ float fp16_to_fp32(uint16_t h) {
   uint32_t mantissa = h & 0x3ffu;
   uint32_t bits;
   if (exponent == 0x1f) {
-    bits = sign | 0x7f800000u | (mantissa << 13);  // inf / nan
+    // inf, or a NaN made quiet (bit 22) as F16C's vcvtph2ps and ggml's conversion do
+    bits = sign | 0x7f800000u | (mantissa << 13) | (mantissa != 0 ? 0x00400000u : 0u);
   } else if (exponent != 0) {
     bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
   } else if (mantissa == 0) {

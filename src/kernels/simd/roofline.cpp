@@ -1,0 +1,95 @@
+#include "kernels/simd/roofline.h"
+
+#include <algorithm>
+#include <barrier>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/simd/kernels.h"
+
+namespace edgellm::kernels {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Sums 64-bit words with independent accumulators so the loop is load-bound, not add-bound.
+uint64_t sum_words(const uint64_t* p, size_t n) {
+  uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    a0 += p[i];
+    a1 += p[i + 1];
+    a2 += p[i + 2];
+    a3 += p[i + 3];
+    a4 += p[i + 4];
+    a5 += p[i + 5];
+    a6 += p[i + 6];
+    a7 += p[i + 7];
+  }
+  for (; i < n; ++i) a0 += p[i];
+  return a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
+}
+
+// Runs fn(thread_index) on `threads` threads started together; returns the slowest thread's
+// seconds for its timed part.
+template <class Fn>
+double run_timed(int threads, Fn fn) {
+  std::barrier sync(threads);
+  std::vector<double> seconds(static_cast<size_t>(threads), 0.0);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      sync.arrive_and_wait();
+      const auto start = Clock::now();
+      fn(t);
+      seconds[static_cast<size_t>(t)] = std::chrono::duration<double>(Clock::now() - start).count();
+    });
+  for (auto& th : pool) th.join();
+  return *std::max_element(seconds.begin(), seconds.end());
+}
+
+}  // namespace
+
+double measure_read_bandwidth(int threads) {
+  if (threads < 1) fail("measure_read_bandwidth: need at least one thread, got {}", threads);
+  constexpr size_t kBytes = size_t{512} << 20;  // far beyond any L3 here
+  const size_t words = kBytes / 8;
+  std::unique_ptr<uint64_t[]> buffer(new uint64_t[words]);
+  const size_t per = words / static_cast<size_t>(threads);
+  // Each thread first-touches its slice (page placement), then reads it.
+  run_timed(threads, [&](int t) {
+    std::memset(buffer.get() + per * static_cast<size_t>(t), 1, per * 8);
+  });
+  std::vector<uint64_t> sinks(static_cast<size_t>(threads));
+  double best = 0.0;
+  for (int pass = 0; pass < 5; ++pass) {
+    const double s = run_timed(threads, [&](int t) {
+      sinks[static_cast<size_t>(t)] += sum_words(buffer.get() + per * static_cast<size_t>(t), per);
+    });
+    best = std::max(best, static_cast<double>(per * 8 * static_cast<size_t>(threads)) / s / 1e9);
+  }
+  volatile uint64_t sink = sinks[0];
+  (void)sink;
+  return best;
+}
+
+double measure_int8_peak(int threads) {
+  if (threads < 1) fail("measure_int8_peak: need at least one thread, got {}", threads);
+  const auto probe = active().int8_peak_probe;
+  constexpr int64_t kIters = 20'000'000;
+  probe(kIters / 10);  // warm up (clock ramp)
+  std::vector<uint64_t> ops(static_cast<size_t>(threads));
+  double best = 0.0;
+  for (int pass = 0; pass < 3; ++pass) {
+    const double s = run_timed(threads, [&](int t) { ops[static_cast<size_t>(t)] = probe(kIters); });
+    best = std::max(best, static_cast<double>(ops[0]) * threads / s / 1e9);
+  }
+  return best;
+}
+
+}  // namespace edgellm::kernels

@@ -1,0 +1,16 @@
+// Machine ceilings for the kernels' roofline: sustained read bandwidth from DRAM and the int8
+// multiply-add peak of the active kernel level. The benchmarks report kernels as a fraction
+// of these, measured in the same run.
+#pragma once
+
+namespace edgellm::kernels {
+
+// STREAM-style read bandwidth in GB/s (1e9 bytes/s): `threads` threads each sum their slice of
+// a buffer much larger than the last-level cache; best of a few passes.
+double measure_read_bandwidth(int threads);
+
+// int8 multiply-add throughput in GOP/s (2 ops per multiply-add) of active()'s int8 probe
+// (vpdpbusd on AVX-512 VNNI, vpmaddubsw on AVX2, sdot on NEON dotprod), `threads` threads.
+double measure_int8_peak(int threads);
+
+}  // namespace edgellm::kernels

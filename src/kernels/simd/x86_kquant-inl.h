@@ -1,0 +1,234 @@
+// x86 kernel family, part 3: K-quants (Q2_K Q3_K Q4_K Q5_K Q6_K) against Q8_K activations.
+//
+// A super-block of 256 weights is walked in 8 groups of 32. Each format yields per group 32
+// unsigned bytes u (its quants, biased to be non-negative) and an int16 scale vector for the
+// maddubs pair sums (all 16 lanes the same for the 32-wide sub-blocks of Q4_K/Q5_K; low 8 lanes
+// sub-block 2g, high 8 lanes 2g+1 for the 16-wide ones). The integer sum over the super-block
+// stays in int32 lanes; then, per super-block:
+//   bias    (Q3_K: 4, Q6_K: 32): isum -= bias * sum_k scale_k * bsum_k   (exact, in int32)
+//   min     (Q2_K Q4_K Q5_K):    acc  -= dmin * d_x * sum_k min_k * bsum_k
+//   acc += d * d_x * isum
+#pragma once
+
+#include "kernels/simd/x86_common-inl.h"
+
+namespace edgellm::kernels::x86 {
+namespace {
+
+// pshufb masks picking int16 lane g of each 128-bit half, broadcast over the half.
+inline __m256i pick16(__m256i source, int g) {
+  const __m256i idx = _mm256_set1_epi16(static_cast<int16_t>((2 * g) | ((2 * g + 1) << 8)));
+  return _mm256_shuffle_epi8(source, idx);
+}
+
+// Scales for the 16-wide formats: 16 int8 -> [even int16 | odd int16] (pick16 source) and the
+// natural-order int16 vector (for the bsums terms).
+inline void split_scales16(__m128i s8, __m256i* pick_source, __m256i* natural) {
+  const __m128i evens_odds = _mm_shuffle_epi8(s8, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
+  *pick_source = _mm256_cvtepi8_epi16(evens_odds);
+  *natural = _mm256_cvtepi8_epi16(s8);
+}
+
+// Q4_K / Q5_K: 8 six-bit scales and mins, vectorised.
+inline void k4_scales(const uint8_t* s12, __m256i* pick_source, __m256i* mins_pairs) {
+  uint8_t sc[8], mn[8];
+  unpack_k4_scales(s12, sc, mn);
+  uint64_t scv, mnv;
+  std::memcpy(&scv, sc, 8);
+  std::memcpy(&mnv, mn, 8);
+  const __m128i sc16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(scv)));
+  *pick_source = _mm256_broadcastsi128_si256(sc16);
+  // mins for the bsums pairs: [m0 m0 m1 m1 ... m7 m7] as int16
+  const __m128i mn8 = _mm_cvtsi64_si128(static_cast<int64_t>(mnv));
+  *mins_pairs = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
+}
+
+struct KPrep {
+  float d = 0, dmin = 0;
+  __m256i pick;        // pick16 source
+  __m256i corr;        // int16 multipliers of the bsums (scales or mins)
+};
+
+struct KQ4 {
+  static constexpr size_t kBytes = 144;
+  static constexpr int kBias = 0;
+  static constexpr bool kHasMin = true;
+  static KPrep prep(const uint8_t* b) {
+    KPrep p;
+    uint16_t dd[2];
+    std::memcpy(dd, b, 4);
+    p.d = h2f(dd[0]);
+    p.dmin = h2f(dd[1]);
+    k4_scales(b + 4, &p.pick, &p.corr);
+    return p;
+  }
+  template <class Fn>
+  static void groups(const uint8_t* b, Fn&& fn) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    for (int j = 0; j < 4; ++j) {
+      const __m256i q = load256(b + 16 + 32 * j);
+      fn(2 * j, _mm256_and_si256(q, m4));
+      fn(2 * j + 1, _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
+    }
+  }
+  static __m256i scale(const KPrep& p, int g) { return pick16(p.pick, g); }
+};
+
+struct KQ5 {
+  static constexpr size_t kBytes = 176;
+  static constexpr int kBias = 0;
+  static constexpr bool kHasMin = true;
+  static KPrep prep(const uint8_t* b) { return KQ4::prep(b); }
+  template <class Fn>
+  static void groups(const uint8_t* b, Fn&& fn) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
+    __m256i qh = load256(b + 16);
+    for (int j = 0; j < 4; ++j) {
+      const __m256i q = load256(b + 48 + 32 * j);
+      const __m256i h0 = _mm256_and_si256(_mm256_slli_epi16(qh, 4), bit4);
+      const __m256i h1 = _mm256_and_si256(_mm256_slli_epi16(qh, 3), bit4);
+      qh = _mm256_srli_epi16(qh, 2);
+      fn(2 * j, _mm256_or_si256(_mm256_and_si256(q, m4), h0));
+      fn(2 * j + 1, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), h1));
+    }
+  }
+  static __m256i scale(const KPrep& p, int g) { return pick16(p.pick, g); }
+};
+
+struct KQ6 {
+  static constexpr size_t kBytes = 210;
+  static constexpr int kBias = 32;
+  static constexpr bool kHasMin = false;
+  static KPrep prep(const uint8_t* b) {
+    KPrep p;
+    uint16_t d;
+    std::memcpy(&d, b + 208, 2);
+    p.d = h2f(d);
+    split_scales16(load128(b + 192), &p.pick, &p.corr);
+    return p;
+  }
+  template <class Fn>
+  static void groups(const uint8_t* b, Fn&& fn) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const __m256i m2 = _mm256_set1_epi8(0x30);
+    for (int n = 0; n < 2; ++n) {
+      const __m256i ql0 = load256(b + 64 * n);
+      const __m256i ql1 = load256(b + 64 * n + 32);
+      const __m256i qh = load256(b + 128 + 32 * n);
+      fn(4 * n + 0, _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m2)));
+      fn(4 * n + 1, _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m2)));
+      fn(4 * n + 2, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_and_si256(qh, m2)));
+      fn(4 * n + 3, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                                    _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2)));
+    }
+  }
+  static __m256i scale(const KPrep& p, int g) { return pick16(p.pick, g); }
+};
+
+struct KQ3 {
+  static constexpr size_t kBytes = 110;
+  static constexpr int kBias = 4;
+  static constexpr bool kHasMin = false;
+  static KPrep prep(const uint8_t* b) {
+    KPrep p;
+    uint16_t d;
+    std::memcpy(&d, b + 108, 2);
+    p.d = h2f(d);
+    alignas(16) int8_t sc[16];
+    unpack_q3k_scales(b + 96, sc);
+    split_scales16(load128(sc), &p.pick, &p.corr);
+    return p;
+  }
+  template <class Fn>
+  static void groups(const uint8_t* b, Fn&& fn) {
+    const __m256i m2 = _mm256_set1_epi8(3);
+    const __m256i bit2 = _mm256_set1_epi8(4);
+    __m256i hm = load256(b);
+    for (int n = 0; n < 2; ++n) {
+      const __m256i q = load256(b + 32 + 32 * n);
+      for (int j = 0; j < 4; ++j) {
+        const __m256i low = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), m2);
+        const __m256i high = _mm256_and_si256(_mm256_slli_epi16(hm, 2), bit2);
+        hm = _mm256_srli_epi16(hm, 1);
+        fn(4 * n + j, _mm256_or_si256(low, high));
+      }
+    }
+  }
+  static __m256i scale(const KPrep& p, int g) { return pick16(p.pick, g); }
+};
+
+struct KQ2 {
+  static constexpr size_t kBytes = 84;
+  static constexpr int kBias = 0;
+  static constexpr bool kHasMin = true;
+  static KPrep prep(const uint8_t* b) {
+    KPrep p;
+    uint16_t dd[2];
+    std::memcpy(dd, b + 80, 4);
+    p.d = h2f(dd[0]);
+    p.dmin = h2f(dd[1]);
+    const __m128i s = load128(b);
+    __m256i unused;
+    split_scales16(_mm_and_si128(s, _mm_set1_epi8(0x0f)), &p.pick, &unused);
+    p.corr = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(s, 4), _mm_set1_epi8(0x0f)));
+    return p;
+  }
+  template <class Fn>
+  static void groups(const uint8_t* b, Fn&& fn) {
+    const __m256i m2 = _mm256_set1_epi8(3);
+    for (int n = 0; n < 2; ++n) {
+      const __m256i q = load256(b + 16 + 32 * n);
+      for (int j = 0; j < 4; ++j) fn(4 * n + j, _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), m2));
+    }
+  }
+  static __m256i scale(const KPrep& p, int g) { return pick16(p.pick, g); }
+};
+
+template <class D, class F>
+struct KQuantKernel {
+  static constexpr int kBlock = 256;
+  static constexpr int kVecRows = 4;
+  static constexpr int kTileRows = D::kAvx512 ? 4 : 2;
+  static constexpr int kTileTokens = D::kAvx512 ? 3 : 2;
+
+  template <int R, int T>
+  static void tile(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t nb,
+                   float* y, size_t ys) {
+    __m256 acc[R][T];
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* xb[T];
+      float dx[T];
+      for (int t = 0; t < T; ++t) {
+        xb[t] = x + t * xs + b * 292;
+        std::memcpy(&dx[t], xb[t], 4);
+      }
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* wb = w + r * ws + b * F::kBytes;
+        const KPrep p = F::prep(wb);
+        __m256i isum[T];
+        for (int t = 0; t < T; ++t) isum[t] = _mm256_setzero_si256();
+        F::groups(wb, [&](int g, __m256i u) {
+          const __m256i sc = F::scale(p, g);
+          for (int t = 0; t < T; ++t)
+            isum[t] = dot_u8s8_scaled<D>(isum[t], u, load256(xb[t] + 4 + 32 * g), sc);
+        });
+        for (int t = 0; t < T; ++t) {
+          const __m256i corr = _mm256_madd_epi16(load256(xb[t] + 260), p.corr);
+          if constexpr (F::kBias != 0)
+            isum[t] = _mm256_sub_epi32(isum[t], _mm256_mullo_epi32(corr, _mm256_set1_epi32(F::kBias)));
+          acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_set1_ps(p.d * dx[t]), acc[r][t]);
+          if constexpr (F::kHasMin)
+            acc[r][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(corr), _mm256_set1_ps(p.dmin * dx[t]), acc[r][t]);
+        }
+      }
+    }
+    for (int t = 0; t < T; ++t)
+      for (int r = 0; r < R; ++r) y[t * ys + r] = hsum(acc[r][t]);
+  }
+};
+
+}  // namespace
+}  // namespace edgellm::kernels::x86

@@ -10,5 +10,6 @@ void add_info_command(CLI::App& app);
 void add_dump_tensor_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_detokenize_command(CLI::App& app);
+void add_template_command(CLI::App& app);
 
 }  // namespace edgellm::cli

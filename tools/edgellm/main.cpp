@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   edgellm::cli::add_dump_tensor_command(app);
   edgellm::cli::add_tokenize_command(app);
   edgellm::cli::add_detokenize_command(app);
+  edgellm::cli::add_template_command(app);
 
   try {
     app.parse(argc, argv);

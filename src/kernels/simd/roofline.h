@@ -6,7 +6,8 @@
 namespace edgellm::kernels {
 
 // STREAM-style read bandwidth in GB/s (1e9 bytes/s): `threads` threads each sum their slice of
-// a buffer much larger than the last-level cache; best of a few passes.
+// a buffer much larger than the last-level cache; best of a few passes. Timed in per-thread CPU
+// time (robust to a loaded machine; equal to wall time on an idle one).
 double measure_read_bandwidth(int threads);
 
 // int8 multiply-add throughput in GOP/s (2 ops per multiply-add) of active()'s int8 probe

@@ -29,6 +29,16 @@ inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 
+// Software prefetch of the weight stream. A tile works on R rows at once; rows are short
+// (a few KB) and the hardware prefetchers lose time training on every new set of R streams.
+// So while a tile reads block b of its rows, it prefetches block b of the next tile's rows
+// (ahead = R * row stride): a whole tile of lookahead, and the next tile starts from L2.
+// Prefetches never fault, so running past the last row is harmless.
+template <size_t Bytes>
+inline void prefetch_ahead(const uint8_t* p, size_t ahead) {
+  for (size_t o = 0; o < Bytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(p + ahead + o), _MM_HINT_T0);
+}
+
 inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));

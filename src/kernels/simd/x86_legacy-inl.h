@@ -144,7 +144,9 @@ struct LegacyKernel {
         }
       }
       for (int r = 0; r < R; ++r) {
-        const LegacyBlock wb = F::load(w + r * ws + b * F::kBytes);
+        const uint8_t* wp = w + r * ws + b * F::kBytes;
+        prefetch_ahead<1>(wp, R * ws);
+        const LegacyBlock wb = F::load(wp);
         for (int t = 0; t < T; ++t) {
           __m256i dot;
           if constexpr (F::kSigned)

@@ -1,0 +1,166 @@
+// SIMD kernel microbenchmarks (Google Benchmark), 1 thread:
+//   matvec/<level>/<format>: GB/s of weight bytes for a 4096 x 4096 matrix; the benchmark
+//     rotates over enough copies (>= 256 MiB in all) that every call streams from DRAM, as
+//     decode does. Counter bw_frac = fraction of the read bandwidth measured in the same run.
+//   matmul/<level>/<format>: prefill, 64 tokens; GOP/s (2 per weight x token) and the fraction
+//     of the int8 peak measured in the same run.
+//   matvec_hot/...: the same on a 1024 x 4096 matrix that stays in cache (compute ceiling).
+//   The ceilings (kernels/simd/roofline.h) are measured first and printed in the context.
+// Rates are per CPU second (Google Benchmark's default), as the ceilings are.
+// Run: build/bench/simd_bench [--benchmark_filter=matvec/avx512vnni]
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/fp16.h"
+#include "kernels/simd/kernels.h"
+#include "kernels/simd/roofline.h"
+
+namespace {
+
+using edgellm::TensorType;
+namespace k = edgellm::kernels;
+
+constexpr int64_t kRows = 4096, kCols = 4096;
+double g_read_gbs = 0.0;
+double g_int8_gops = 0.0;
+
+const TensorType kFormats[] = {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K,
+                               TensorType::Q6_K, TensorType::Q4_1, TensorType::Q5_0,
+                               TensorType::Q5_1, TensorType::Q5_K, TensorType::Q2_K,
+                               TensorType::Q3_K, TensorType::IQ4_NL, TensorType::F16,
+                               TensorType::BF16, TensorType::F32};
+
+// Random bytes with sane fp16 scales: enough for timing (values do not affect the kernels' speed).
+std::vector<uint8_t> make_weights(TensorType t, size_t bytes, std::mt19937& rng) {
+  std::vector<uint8_t> w(bytes);
+  for (auto& b : w) b = static_cast<uint8_t>(rng());
+  if (t == TensorType::F32) {
+    for (size_t i = 0; i + 4 <= bytes; i += 4) {
+      const float v = static_cast<float>(rng() % 1000) * 1e-3f;
+      std::memcpy(&w[i], &v, 4);
+    }
+  } else if (t == TensorType::F16 || t == TensorType::BF16) {
+    const uint16_t one_tenth = t == TensorType::F16 ? edgellm::fp32_to_fp16(0.1f) : edgellm::fp32_to_bf16(0.1f);
+    for (size_t i = 0; i + 2 <= bytes; i += 2) std::memcpy(&w[i], &one_tenth, 2);
+  }
+  return w;
+}
+
+std::vector<float> make_acts(int64_t n) {
+  std::vector<float> x(static_cast<size_t>(n));
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal;
+  for (auto& v : x) v = normal(rng);
+  return x;
+}
+
+// hot = false: rotate over >= 256 MiB of copies (DRAM-bound, as decode); hot = true: one
+// 1024 x 4096 matrix that stays in L2/L3 (the kernel's compute ceiling).
+void bm_matvec(benchmark::State& state, const k::KernelSet* ks, TensorType t, bool hot) {
+  const size_t stride = edgellm::row_bytes(t, kCols);
+  const int64_t rows = hot ? 1024 : kRows;
+  const size_t matrix = stride * static_cast<size_t>(rows);
+  const size_t copies = hot ? 1 : std::max<size_t>(2, (size_t{256} << 20) / matrix + 1);
+  std::mt19937 rng(1);
+  const auto w = make_weights(t, matrix * copies, rng);
+  const auto x = make_acts(kCols);
+  std::vector<uint8_t> xq(k::act_row_bytes(t, kCols));
+  ks->quantize_activations(t, x.data(), kCols, xq.data());
+  std::vector<float> y(kRows);
+  size_t c = 0;
+  for (auto _ : state) {
+    ks->matvec(t, w.data() + matrix * c, stride, 0, rows, kCols, xq.data(), y.data());
+    benchmark::DoNotOptimize(y.data());
+    c = (c + 1) % copies;
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * matrix));
+  const double gbs = static_cast<double>(state.iterations() * matrix) / 1e9;
+  state.counters["GBps"] = benchmark::Counter(gbs, benchmark::Counter::kIsRate);
+  state.counters["bw_frac"] =
+      benchmark::Counter(gbs / g_read_gbs, benchmark::Counter::kIsRate);
+}
+
+void bm_matmul(benchmark::State& state, const k::KernelSet* ks, TensorType t) {
+  constexpr int64_t kTokens = 64;
+  const size_t stride = edgellm::row_bytes(t, kCols);
+  std::mt19937 rng(2);
+  const auto w = make_weights(t, stride * kRows, rng);
+  const auto x = make_acts(kCols * kTokens);
+  const size_t ab = k::act_row_bytes(t, kCols);
+  std::vector<uint8_t> xq(ab * kTokens);
+  for (int64_t i = 0; i < kTokens; ++i)
+    ks->quantize_activations(t, x.data() + i * kCols, kCols, xq.data() + ab * static_cast<size_t>(i));
+  std::vector<float> y(static_cast<size_t>(kRows * kTokens));
+  for (auto _ : state) {
+    ks->matmul(t, w.data(), stride, 0, kRows, kCols, xq.data(), ab, kTokens, y.data(), kRows);
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double gops = 2.0 * kRows * kCols * kTokens * static_cast<double>(state.iterations()) / 1e9;
+  state.counters["GOPs"] = benchmark::Counter(gops, benchmark::Counter::kIsRate);
+  state.counters["int8_frac"] = benchmark::Counter(gops / g_int8_gops, benchmark::Counter::kIsRate);
+}
+
+// The plain read loop over the same rotation of buffers as matvec (mean, not best-of, so it is
+// comparable with the kernels' means on a busy machine).
+void bm_read(benchmark::State& state) {
+  constexpr size_t kBuffer = size_t{8} << 20;
+  constexpr size_t kCopies = 48;  // 384 MiB
+  std::vector<uint64_t> buf(kBuffer / 8 * kCopies, 1);
+  size_t c = 0;
+  uint64_t sink = 0;
+  for (auto _ : state) {
+    const uint64_t* p = buf.data() + kBuffer / 8 * c;
+    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (size_t i = 0; i < kBuffer / 8; i += 4) {
+      a0 += p[i];
+      a1 += p[i + 1];
+      a2 += p[i + 2];
+      a3 += p[i + 3];
+    }
+    sink += a0 + a1 + a2 + a3;
+    benchmark::DoNotOptimize(sink);
+    c = (c + 1) % kCopies;
+  }
+  const double gbs = static_cast<double>(state.iterations() * kBuffer) / 1e9;
+  state.counters["GBps"] = benchmark::Counter(gbs, benchmark::Counter::kIsRate);
+  state.counters["bw_frac"] = benchmark::Counter(gbs / g_read_gbs, benchmark::Counter::kIsRate);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  g_read_gbs = k::measure_read_bandwidth(1);
+  g_int8_gops = k::measure_int8_peak(1);
+  benchmark::AddCustomContext("cpu", k::describe());
+  benchmark::AddCustomContext("read_bandwidth_1t_GBps", std::to_string(g_read_gbs));
+  benchmark::AddCustomContext("int8_peak_1t_GOPs", std::to_string(g_int8_gops));
+  benchmark::RegisterBenchmark("read_stream", bm_read)->Unit(benchmark::kMicrosecond)->MinTime(0.3);
+  for (int i = 0; i < k::kNumIsas; ++i) {
+    const k::KernelSet* ks = k::for_isa(static_cast<k::Isa>(i));
+    if (ks == nullptr) continue;
+    const std::string level(k::isa_name(ks->isa));
+    for (TensorType t : kFormats) {
+      const std::string name(edgellm::type_name(t));
+      benchmark::RegisterBenchmark(("matvec/" + level + "/" + name).c_str(), bm_matvec, ks, t, false)
+          ->Unit(benchmark::kMicrosecond)
+          ->MinTime(0.3);
+      benchmark::RegisterBenchmark(("matvec_hot/" + level + "/" + name).c_str(), bm_matvec, ks, t, true)
+          ->Unit(benchmark::kMicrosecond)
+          ->MinTime(0.2);
+    }
+    for (TensorType t : {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K}) {
+      const std::string name(edgellm::type_name(t));
+      benchmark::RegisterBenchmark(("matmul/" + level + "/" + name).c_str(), bm_matmul, ks, t)
+          ->Unit(benchmark::kMillisecond)
+          ->MinTime(0.3);
+    }
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

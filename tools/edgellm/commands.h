@@ -10,6 +10,10 @@ void add_info_command(CLI::App& app);
 void add_dump_tensor_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_detokenize_command(CLI::App& app);
+void add_convert_command(CLI::App& app);
+void add_run_command(CLI::App& app);
+void add_perplexity_command(CLI::App& app);
+void add_logits_command(CLI::App& app);
 void add_template_command(CLI::App& app);
 
 }  // namespace edgellm::cli

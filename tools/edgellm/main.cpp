@@ -13,6 +13,10 @@ int main(int argc, char** argv) {
   edgellm::cli::add_dump_tensor_command(app);
   edgellm::cli::add_tokenize_command(app);
   edgellm::cli::add_detokenize_command(app);
+  edgellm::cli::add_convert_command(app);
+  edgellm::cli::add_run_command(app);
+  edgellm::cli::add_perplexity_command(app);
+  edgellm::cli::add_logits_command(app);
   edgellm::cli::add_template_command(app);
 
   try {

@@ -1,0 +1,320 @@
+#include "model/hf_convert.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "core/error.h"
+#include "gguf/gguf_names.h"
+#include "gguf/gguf_writer.h"
+#include "kernels/quant/quant.h"
+#include "model/architecture.h"
+#include "model/safetensors.h"
+#include "tokenizer/tokenizer.h"
+
+namespace edgellm::model {
+
+namespace fs = std::filesystem;
+namespace key = gguf::key;
+using nlohmann::json;
+
+void HfConverter::transform(const std::string&, const std::vector<int64_t>&, std::vector<float>&,
+                            const json&) const {}
+
+std::vector<ExtraTensor> HfConverter::extra_tensors(const json&) const { return {}; }
+
+// ---- config.json helpers ----
+
+int64_t hf_int(const json& c, const char* k) {
+  if (!c.contains(k) || !c[k].is_number_integer()) fail("config.json: '{}' is missing or not an integer", k);
+  const int64_t v = c[k].get<int64_t>();
+  if (v <= 0 || v > (int64_t{1} << 31)) fail("config.json: '{}' = {} is out of range", k, v);
+  return v;
+}
+
+int64_t hf_int_or(const json& c, const char* k, int64_t fallback) {
+  if (!c.contains(k) || c[k].is_null()) return fallback;
+  return hf_int(c, k);
+}
+
+double hf_float_or(const json& c, const char* k, double fallback) {
+  if (!c.contains(k) || c[k].is_null()) return fallback;
+  if (!c[k].is_number()) fail("config.json: '{}' is not a number", k);
+  return c[k].get<double>();
+}
+
+bool hf_bool_or(const json& c, const char* k, bool fallback) {
+  if (!c.contains(k) || c[k].is_null()) return fallback;
+  if (!c[k].is_boolean()) fail("config.json: '{}' is not a boolean", k);
+  return c[k].get<bool>();
+}
+
+json hf_rope_scaling(const json& c) {
+  for (const char* k : {"rope_scaling", "rope_parameters"}) {
+    if (c.contains(k) && !c[k].is_null()) {
+      if (!c[k].is_object()) fail("config.json: '{}' is not an object", k);
+      return c[k];
+    }
+  }
+  return json::object();
+}
+
+std::string hf_rope_type(const json& rs) {
+  std::string t;
+  if (rs.contains("rope_type") && rs["rope_type"].is_string()) t = rs["rope_type"].get<std::string>();
+  else if (rs.contains("type") && rs["type"].is_string()) t = rs["type"].get<std::string>();
+  return t == "default" ? "" : t;
+}
+
+int64_t hf_head_dim(const json& c) {
+  if (c.contains("head_dim") && !c["head_dim"].is_null()) return hf_int(c, "head_dim");
+  const int64_t hidden = hf_int(c, "hidden_size"), heads = hf_int(c, "num_attention_heads");
+  if (hidden % heads != 0) fail("config.json: hidden_size {} is not a multiple of num_attention_heads {}", hidden, heads);
+  return hidden / heads;
+}
+
+void write_llama_style_metadata(std::string_view arch, const json& c, gguf::GgufWriter& w,
+                                std::string_view allowed_extra_rope_type) {
+  const auto u32 = [&](std::string_view suffix, int64_t v) {
+    w.set_u32(gguf::arch_key(arch, suffix), static_cast<uint32_t>(v));
+  };
+  const int64_t n_head = hf_int(c, "num_attention_heads");
+  const int64_t n_head_kv = hf_int_or(c, "num_key_value_heads", n_head);
+  if (n_head % n_head_kv != 0)
+    fail("config.json: num_attention_heads {} is not a multiple of num_key_value_heads {}", n_head, n_head_kv);
+  const int64_t head_dim = hf_head_dim(c);
+  if (head_dim % 2 != 0) fail("config.json: head dimension {} must be even for RoPE", head_dim);
+  if (c.contains("hidden_act") && c["hidden_act"] != "silu")
+    fail("config.json: hidden_act {} is not supported (only silu)", c["hidden_act"].dump());
+  if (hf_bool_or(c, "mlp_bias", false)) fail("config.json: mlp_bias = true is not supported");
+  if (hf_float_or(c, "partial_rotary_factor", 1.0) != 1.0) fail("config.json: partial_rotary_factor is not supported");
+
+  u32(key::kVocabSize, hf_int(c, "vocab_size"));
+  u32(key::kContextLength, hf_int(c, "max_position_embeddings"));
+  u32(key::kEmbeddingLength, hf_int(c, "hidden_size"));
+  u32(key::kBlockCount, hf_int(c, "num_hidden_layers"));
+  u32(key::kFeedForwardLength, hf_int(c, "intermediate_size"));
+  u32(key::kHeadCount, n_head);
+  u32(key::kHeadCountKv, n_head_kv);
+  if (c.contains("head_dim") && !c["head_dim"].is_null()) {
+    u32(key::kKeyLength, head_dim);
+    u32(key::kValueLength, head_dim);
+  }
+  w.set_f32(gguf::arch_key(arch, key::kRopeFreqBase), static_cast<float>(hf_float_or(c, "rope_theta", 10000.0)));
+  w.set_f32(gguf::arch_key(arch, key::kRmsEpsilon), static_cast<float>(hf_float_or(c, "rms_norm_eps", 1e-6)));
+  u32(key::kRopeDimensionCount, head_dim);
+
+  const json rs = hf_rope_scaling(c);
+  const std::string type = hf_rope_type(rs);
+  if (type.empty()) return;
+  if (!allowed_extra_rope_type.empty() && type == allowed_extra_rope_type) return;
+  const double factor = hf_float_or(rs, "factor", 0.0);
+  if (type == "linear" || type == "yarn") {
+    if (!(factor > 0.0)) fail("config.json: rope_scaling of type {} needs a positive 'factor'", type);
+    w.set_string(gguf::arch_key(arch, key::kRopeScalingType), type);
+    w.set_f32(gguf::arch_key(arch, key::kRopeScalingFactor), static_cast<float>(factor));
+  } else {
+    fail("config.json: rope_scaling type '{}' is not supported for {}", type, arch);
+  }
+  if (type == "yarn") {
+    for (const char* k : {"attention_factor", "mscale", "mscale_all_dim"})
+      if (rs.contains(k) && !rs[k].is_null()) fail("config.json: YaRN setting '{}' is not supported", k);
+    w.set_u32(gguf::arch_key(arch, key::kRopeScalingOrigCtx),
+              static_cast<uint32_t>(hf_int_or(rs, "original_max_position_embeddings", hf_int(c, "max_position_embeddings"))));
+    if (rs.contains("beta_fast") && !rs["beta_fast"].is_null())
+      w.set_f32(gguf::arch_key(arch, key::kRopeScalingYarnBetaFast), static_cast<float>(hf_float_or(rs, "beta_fast", 32.0)));
+    if (rs.contains("beta_slow") && !rs["beta_slow"].is_null())
+      w.set_f32(gguf::arch_key(arch, key::kRopeScalingYarnBetaSlow), static_cast<float>(hf_float_or(rs, "beta_slow", 1.0)));
+  }
+}
+
+std::optional<std::string> llama_style_tensor_name(std::string_view n, std::string_view hf_class) {
+  namespace tn = gguf::tensor;
+  if (n == "model.embed_tokens.weight") return std::string(tn::kTokenEmbedding);
+  if (n == "model.norm.weight") return std::string(tn::kOutputNorm);
+  if (n == "lm_head.weight") return std::string(tn::kOutput);
+  constexpr std::string_view prefix = "model.layers.";
+  if (n.starts_with(prefix)) {
+    std::string_view rest = n.substr(prefix.size());
+    const size_t dot = rest.find('.');
+    int layer = 0;
+    bool ok = dot != std::string_view::npos && dot > 0 && dot < 7;
+    for (size_t i = 0; ok && i < dot; ++i) {
+      ok = rest[i] >= '0' && rest[i] <= '9';
+      layer = layer * 10 + (rest[i] - '0');
+    }
+    if (ok) {
+      rest = rest.substr(dot + 1);
+      if (rest.ends_with("rotary_emb.inv_freq")) return std::nullopt;  // recomputed from config
+      static constexpr std::pair<std::string_view, std::string_view> kMap[] = {
+          {"self_attn.q_proj", tn::kAttnQ},         {"self_attn.k_proj", tn::kAttnK},
+          {"self_attn.v_proj", tn::kAttnV},         {"self_attn.o_proj", tn::kAttnOutput},
+          {"mlp.gate_proj", tn::kFfnGate},          {"mlp.up_proj", tn::kFfnUp},
+          {"mlp.down_proj", tn::kFfnDown},          {"input_layernorm", tn::kAttnNorm},
+          {"post_attention_layernorm", tn::kFfnNorm},
+      };
+      for (const auto& [hf, stem] : kMap) {
+        if (rest.starts_with(hf) && rest.size() > hf.size() && rest[hf.size()] == '.') {
+          const std::string_view suffix = rest.substr(hf.size() + 1);
+          if (suffix == "weight" || suffix == "bias") return gguf::block_tensor(layer, stem, suffix);
+        }
+      }
+    }
+  }
+  fail("{} checkpoint: unsupported tensor '{}'", hf_class, n);
+}
+
+// ---- the driver ----
+
+namespace {
+
+std::string read_text_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot read {}", path.string());
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+json read_json_file(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) fail("cannot read {}", path.string());
+  try {
+    return json::parse(in);
+  } catch (const json::exception& e) {
+    fail("{}: not valid JSON: {}", path.string(), e.what());
+  }
+}
+
+uint32_t file_type_id(TensorType t) {
+  switch (t) {
+    case TensorType::F32: return 0;   // ALL_F32
+    case TensorType::F16: return 1;   // MOSTLY_F16
+    case TensorType::Q8_0: return 7;  // MOSTLY_Q8_0
+    case TensorType::BF16: return 32; // MOSTLY_BF16
+    default: fail("convert: output type {} is not supported (use f32, f16, bf16 or q8_0)", type_name(t));
+  }
+}
+
+struct PlannedTensor {
+  std::string name;
+  TensorType type;
+  std::vector<int64_t> dims;           // GGUF order
+  const SafetensorsCheckpoint::Entry* source = nullptr;
+  const ExtraTensor* extra = nullptr;
+};
+
+// token_embd, then blocks in numeric order, then the rest.
+std::tuple<int, int, std::string> order_key(const std::string& name) {
+  if (name == gguf::tensor::kTokenEmbedding) return {0, 0, name};
+  if (name.starts_with("blk.")) return {1, std::atoi(name.c_str() + 4), name};
+  return {2, 0, name};
+}
+
+std::vector<uint8_t> encode(TensorType type, const std::vector<float>& data, int64_t row_len) {
+  const int64_t n_rows = static_cast<int64_t>(data.size()) / row_len;
+  std::vector<uint8_t> out(row_bytes(type, row_len) * static_cast<size_t>(n_rows));
+  quant::quantize_rows(type, data.data(), out.data(), n_rows, row_len);
+  return out;
+}
+
+}  // namespace
+
+void convert_hf_checkpoint(const std::string& hf_dir, const std::string& out_path,
+                           const ConvertOptions& options) {
+  const fs::path dir(hf_dir);
+  if (!fs::is_directory(dir)) fail("convert: {} is not a directory", hf_dir);
+  const json config = read_json_file(dir / "config.json");
+  if (!config.is_object() || !config.contains("architectures") || !config["architectures"].is_array() ||
+      config["architectures"].empty() || !config["architectures"][0].is_string())
+    fail("{}: 'architectures' must list the model class", (dir / "config.json").string());
+  const std::string hf_class = config["architectures"][0].get<std::string>();
+  const std::unique_ptr<Architecture> arch = create_architecture_for_hf(hf_class);
+  const HfConverter* conv = arch->hf_converter();
+  if (conv == nullptr) fail("convert: architecture {} has no Hugging Face converter", arch->name());
+  const uint32_t file_type = file_type_id(options.type);
+
+  const fs::path tok_json = dir / "tokenizer.json";
+  if (!fs::exists(tok_json)) fail("convert: {} not found (a Hugging Face fast tokenizer is required)", tok_json.string());
+  const fs::path tok_config = dir / "tokenizer_config.json";
+  Tokenizer tokenizer = Tokenizer::from_hf_files(
+      read_text_file(tok_json), fs::exists(tok_config) ? read_text_file(tok_config) : std::string());
+  // The embedding may have more rows than the tokenizer has tokens (Qwen2 pads it): llama.cpp's
+  // converter pads the vocabulary with unused tokens to match.
+  tokenizer.pad_vocab_to(static_cast<int32_t>(hf_int(config, "vocab_size")));
+
+  const SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open_dir(hf_dir);
+  const bool tied = hf_bool_or(config, "tie_word_embeddings", false);
+
+  gguf::GgufWriter w;
+  w.set_string(key::kArchitecture, std::string(arch->name()));
+  std::string name = options.name;
+  if (name.empty()) name = fs::absolute(dir).lexically_normal().filename().string();
+  if (name.empty()) name = fs::absolute(dir).lexically_normal().parent_path().filename().string();
+  w.set_string(key::kName, name);
+  conv->write_metadata(config, w);
+  w.set_u32(key::kFileType, file_type);
+  w.set_u32(key::kQuantizationVersion, 2);
+  tokenizer.write_gguf_metadata(w);
+
+  // Plan every output tensor (name, type, shape) before reading any data.
+  const std::vector<ExtraTensor> extras = conv->extra_tensors(config);
+  std::vector<PlannedTensor> plan;
+  std::set<std::string> names;
+  for (const ExtraTensor& e : extras) plan.push_back({e.name, TensorType::F32, e.dims, nullptr, &e});
+  for (const auto& entry : ckpt.tensors()) {
+    std::optional<std::string> gname = conv->tensor_name(entry.info->name);
+    if (!gname) continue;
+    if (tied && *gname == gguf::tensor::kOutput) continue;  // llama.cpp drops a tied LM head
+    std::vector<int64_t> dims(entry.info->shape.rbegin(), entry.info->shape.rend());
+    if (dims.empty()) dims.push_back(1);
+    for (int64_t d : dims)
+      if (d <= 0) fail("convert: tensor '{}' has an empty dimension", entry.info->name);
+    TensorType type = TensorType::F32;  // 1-D tensors (norms, biases) stay F32, as llama.cpp
+    if (dims.size() >= 2) {
+      type = options.type;
+      if (type == TensorType::Q8_0 && dims[0] % traits(type).block_size != 0) type = TensorType::F16;
+    }
+    plan.push_back({*gname, type, std::move(dims), &entry, nullptr});
+  }
+  // A tied checkpoint may hold only lm_head.weight (HF de-duplicates shared tensors on save and
+  // TinyStories keeps the head): it then serves as the token embedding, and no output.weight is
+  // written, which is the GGUF llama.cpp's converter makes from a checkpoint holding both.
+  if (tied && ckpt.find("model.embed_tokens.weight") == nullptr) {
+    if (const auto* head = ckpt.find("lm_head.weight")) {
+      std::vector<int64_t> dims(head->info->shape.rbegin(), head->info->shape.rend());
+      if (dims.size() != 2) fail("convert: lm_head.weight must be 2-D");
+      TensorType type = options.type;
+      if (type == TensorType::Q8_0 && dims[0] % traits(type).block_size != 0) type = TensorType::F16;
+      plan.push_back({std::string(gguf::tensor::kTokenEmbedding), type, std::move(dims), head, nullptr});
+    }
+  }
+  for (const PlannedTensor& p : plan)
+    if (!names.insert(p.name).second) fail("convert: two checkpoint tensors map to '{}'", p.name);
+  if (!names.count(std::string(gguf::tensor::kTokenEmbedding)))
+    fail("convert: the checkpoint has no token embedding (model.embed_tokens.weight)");
+  std::stable_sort(plan.begin(), plan.end(), [](const PlannedTensor& a, const PlannedTensor& b) {
+    const bool ea = a.extra != nullptr, eb = b.extra != nullptr;
+    if (ea != eb) return ea;
+    return order_key(a.name) < order_key(b.name);
+  });
+
+  for (const PlannedTensor& p : plan) w.declare_tensor(p.name, p.type, p.dims);
+  w.begin_stream(out_path);
+  for (const PlannedTensor& p : plan) {
+    std::vector<float> data;
+    if (p.extra != nullptr) {
+      data = p.extra->data;
+    } else {
+      data = ckpt.read_f32(*p.source);
+      conv->transform(p.name, p.source->info->shape, data, config);
+    }
+    const std::vector<uint8_t> bytes = encode(p.type, data, p.dims[0]);
+    w.write_tensor_data(p.name, bytes);
+  }
+  w.finish_stream();
+}
+
+}  // namespace edgellm::model

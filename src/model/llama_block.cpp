@@ -1,0 +1,126 @@
+#include "model/llama_block.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "gguf/gguf_names.h"
+#include "kernels/ops.h"
+#include "model/weights.h"
+#include "runtime/attention.h"
+#include "runtime/scratch.h"
+
+namespace edgellm::model {
+
+namespace {
+
+namespace tn = gguf::tensor;
+using gguf::block_tensor;
+
+// Scratch slots of this block.
+enum Slot : size_t { kNorm, kQ, kK, kV, kAttn, kProj, kGate, kUp };
+
+std::vector<float> bias_or_empty(const WeightLoader& w, int i, std::string_view stem, int64_t n) {
+  auto b = w.optional_vector(block_tensor(i, stem, "bias"), n);
+  return b ? std::move(*b) : std::vector<float>{};
+}
+
+void add_bias_if_any(float* y, const std::vector<float>& b, int64_t n_tokens) {
+  if (!b.empty()) kernels::add_bias(y, b.data(), n_tokens, static_cast<int64_t>(b.size()));
+}
+
+}  // namespace
+
+LlamaBlockWeights load_llama_block(const WeightLoader& w, const ModelConfig& c, int i,
+                                   QkvBias qkv_bias) {
+  const int64_t q_width = c.n_head * c.head_dim_k;
+  const int64_t k_width = c.n_head_kv * c.head_dim_k;
+  const int64_t v_width = c.n_head_kv * c.head_dim_v;
+  const int64_t o_width = c.n_head * c.head_dim_v;
+  LlamaBlockWeights b;
+  b.attn_norm = w.vector(block_tensor(i, tn::kAttnNorm), c.n_embd);
+  b.wq = w.matrix(block_tensor(i, tn::kAttnQ), q_width, c.n_embd);
+  b.wk = w.matrix(block_tensor(i, tn::kAttnK), k_width, c.n_embd);
+  b.wv = w.matrix(block_tensor(i, tn::kAttnV), v_width, c.n_embd);
+  b.wo = w.matrix(block_tensor(i, tn::kAttnOutput), c.n_embd, o_width);
+  if (qkv_bias == QkvBias::Required) {
+    b.bq = w.vector(block_tensor(i, tn::kAttnQ, "bias"), q_width);
+    b.bk = w.vector(block_tensor(i, tn::kAttnK, "bias"), k_width);
+    b.bv = w.vector(block_tensor(i, tn::kAttnV, "bias"), v_width);
+  } else {
+    b.bq = bias_or_empty(w, i, tn::kAttnQ, q_width);
+    b.bk = bias_or_empty(w, i, tn::kAttnK, k_width);
+    b.bv = bias_or_empty(w, i, tn::kAttnV, v_width);
+  }
+  b.bo = bias_or_empty(w, i, tn::kAttnOutput, c.n_embd);
+  b.ffn_norm = w.vector(block_tensor(i, tn::kFfnNorm), c.n_embd);
+  b.gate = w.matrix(block_tensor(i, tn::kFfnGate), c.n_ff, c.n_embd);
+  b.up = w.matrix(block_tensor(i, tn::kFfnUp), c.n_ff, c.n_embd);
+  b.down = w.matrix(block_tensor(i, tn::kFfnDown), c.n_embd, c.n_ff);
+  return b;
+}
+
+LlamaBlock::LlamaBlock(const ModelConfig& c, LlamaBlockWeights weights)
+    : n_embd_(c.n_embd),
+      n_head_(c.n_head),
+      n_head_kv_(c.n_head_kv),
+      head_dim_k_(c.head_dim_k),
+      head_dim_v_(c.head_dim_v),
+      n_ff_(c.n_ff),
+      rms_eps_(c.rms_eps),
+      w_(std::move(weights)) {}
+
+runtime::KvLayerShape LlamaBlock::kv_shape() const {
+  return {n_head_kv_ * head_dim_k_, n_head_kv_ * head_dim_v_};
+}
+
+void LlamaBlock::forward(int index, float* x, LayerContext& ctx) const {
+  const int64_t n = ctx.n_tokens;
+  const auto sz = [n](int64_t width) { return static_cast<size_t>(n * width); };
+  const int64_t q_width = n_head_ * head_dim_k_;
+  const int64_t k_width = n_head_kv_ * head_dim_k_;
+  const int64_t v_width = n_head_kv_ * head_dim_v_;
+  const int64_t o_width = n_head_ * head_dim_v_;
+  float* norm = ctx.scratch.get(kNorm, sz(n_embd_));
+  float* q = ctx.scratch.get(kQ, sz(q_width));
+  float* k = ctx.scratch.get(kK, sz(k_width));
+  float* v = ctx.scratch.get(kV, sz(v_width));
+  float* attn = ctx.scratch.get(kAttn, sz(o_width));
+  float* proj = ctx.scratch.get(kProj, sz(n_embd_));
+
+  // Attention: projections, RoPE on Q and K, cache, causal GQA, output projection, residual.
+  for (int64_t t = 0; t < n; ++t)
+    kernels::rms_norm(x + t * n_embd_, w_.attn_norm.data(), norm + t * n_embd_, n_embd_, rms_eps_);
+  kernels::matmul(w_.wq, norm, n, q, ctx.pool);
+  kernels::matmul(w_.wk, norm, n, k, ctx.pool);
+  kernels::matmul(w_.wv, norm, n, v, ctx.pool);
+  add_bias_if_any(q, w_.bq, n);
+  add_bias_if_any(k, w_.bk, n);
+  add_bias_if_any(v, w_.bv, n);
+  const int64_t pairs = ctx.rope.n_pairs();
+  for (int64_t t = 0; t < n; ++t) {
+    const float* cos = ctx.rope_cos + t * pairs;
+    const float* sin = ctx.rope_sin + t * pairs;
+    ctx.rope.apply(q + t * q_width, n_head_, head_dim_k_, cos, sin);
+    ctx.rope.apply(k + t * k_width, n_head_kv_, head_dim_k_, cos, sin);
+  }
+  ctx.kv.store(index, ctx.pos0, n, k, v);
+  const runtime::AttentionShape shape{n_head_, n_head_kv_, head_dim_k_, head_dim_v_,
+                                      1.0f / std::sqrt(static_cast<float>(head_dim_k_))};
+  runtime::attention(shape, ctx.kv, index, q, ctx.pos0, n, attn, ctx.pool);
+  kernels::matmul(w_.wo, attn, n, proj, ctx.pool);
+  add_bias_if_any(proj, w_.bo, n);
+  kernels::add_inplace(x, proj, n * n_embd_);
+
+  // Feed-forward: SwiGLU, residual.
+  float* gate = ctx.scratch.get(kGate, sz(n_ff_));
+  float* up = ctx.scratch.get(kUp, sz(n_ff_));
+  for (int64_t t = 0; t < n; ++t)
+    kernels::rms_norm(x + t * n_embd_, w_.ffn_norm.data(), norm + t * n_embd_, n_embd_, rms_eps_);
+  kernels::matmul(w_.gate, norm, n, gate, ctx.pool);
+  kernels::matmul(w_.up, norm, n, up, ctx.pool);
+  kernels::swiglu(gate, up, n * n_ff_);
+  kernels::matmul(w_.down, gate, n, proj, ctx.pool);
+  kernels::add_inplace(x, proj, n * n_embd_);
+}
+
+}  // namespace edgellm::model

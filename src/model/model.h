@@ -1,0 +1,49 @@
+// A loaded model: the mapped GGUF file, its configuration, the whole-model tensors (embedding,
+// final norm, LM head) and one Layer per block built by the file's architecture. Immutable once
+// loaded; any number of runtime::Session objects can run it.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf_file.h"
+#include "kernels/matmul.h"
+#include "model/architecture.h"
+#include "model/model_config.h"
+
+namespace edgellm::model {
+
+class Model {
+ public:
+  // Opens and maps `path`; throws edgellm::Error for an unknown architecture, a missing or
+  // misshapen tensor, or bad metadata, naming it.
+  static std::unique_ptr<Model> load(const std::string& path);
+  static std::unique_ptr<Model> from_file(gguf::GgufFile file);
+
+  const ModelConfig& config() const { return config_; }
+  const Architecture& architecture() const { return *arch_; }
+  const gguf::GgufFile& file() const { return file_; }
+  const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
+
+  const kernels::WeightMatrix& token_embedding() const { return token_embd_; }
+  const std::vector<float>& output_norm() const { return output_norm_; }
+  const kernels::WeightMatrix& output() const { return output_; }  // token_embd when tied
+  const kernels::Rope& rope() const { return rope_; }
+
+  // Bytes of tensor data in the file.
+  size_t weight_bytes() const;
+
+ private:
+  explicit Model(gguf::GgufFile file) : file_(std::move(file)) {}
+  gguf::GgufFile file_;
+  std::unique_ptr<Architecture> arch_;
+  ModelConfig config_;
+  kernels::Rope rope_;
+  kernels::WeightMatrix token_embd_;
+  std::vector<float> output_norm_;
+  kernels::WeightMatrix output_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+};
+
+}  // namespace edgellm::model

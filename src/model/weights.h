@@ -1,0 +1,41 @@
+// Typed, shape-checked access to a model's tensors in a GGUF file. Matrices stay in their stored
+// format (pointing into the mapping); 1-D tensors (norms, biases) are dequantized to floats.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kernels/matmul.h"
+
+namespace edgellm::gguf {
+class GgufFile;
+}
+
+namespace edgellm::model {
+
+class WeightLoader {
+ public:
+  WeightLoader(const gguf::GgufFile& file, std::string_view arch) : file_(file), arch_(arch) {}
+
+  const gguf::GgufFile& file() const { return file_; }
+  bool has(std::string_view name) const;
+
+  // A 2-D tensor with GGUF dims {cols, rows}; throws "missing tensor" / "wrong shape" /
+  // "type not supported" errors that name the tensor.
+  kernels::WeightMatrix matrix(std::string_view name, int64_t rows, int64_t cols) const;
+  std::optional<kernels::WeightMatrix> optional_matrix(std::string_view name, int64_t rows,
+                                                       int64_t cols) const;
+
+  // A 1-D tensor of n elements as floats.
+  std::vector<float> vector(std::string_view name, int64_t n) const;
+  std::optional<std::vector<float>> optional_vector(std::string_view name, int64_t n) const;
+
+ private:
+  const gguf::GgufFile& file_;
+  std::string arch_;
+};
+
+}  // namespace edgellm::model

@@ -1,0 +1,52 @@
+// The key/value cache of one sequence: for every layer, the keys and values of every position
+// seen so far, stored row per position in F16 (default) or F32. Each layer declares its own row
+// widths, so an architecture with a different attention (e.g. MLA) sizes its own rows.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace edgellm::runtime {
+
+enum class KvType { F16, F32 };
+KvType kv_type_from_name(std::string_view name);  // "f16" | "f32", else edgellm::Error
+std::string_view kv_type_name(KvType type);
+
+struct KvLayerShape {
+  int64_t k_width = 0;  // floats per position in the key row (all KV heads)
+  int64_t v_width = 0;
+};
+
+class KvCache {
+ public:
+  KvCache(int64_t n_ctx, std::vector<KvLayerShape> layers, KvType type);
+
+  int64_t n_ctx() const { return n_ctx_; }
+  KvType type() const { return type_; }
+  size_t n_layers() const { return layers_.size(); }
+  const KvLayerShape& shape(int layer) const;
+  size_t size_bytes() const;
+
+  // Writes n_tokens rows of keys and values (k: n_tokens × k_width, v: n_tokens × v_width) at
+  // positions pos .. pos+n_tokens-1. Throws when that does not fit in the context.
+  void store(int layer, int64_t pos, int64_t n_tokens, const float* k, const float* v);
+
+  // Copies columns [col, col+n_cols) of positions [0, n_pos) as floats into out (n_pos × n_cols).
+  void read_k(int layer, int64_t n_pos, int64_t col, int64_t n_cols, float* out) const;
+  void read_v(int layer, int64_t n_pos, int64_t col, int64_t n_cols, float* out) const;
+
+ private:
+  struct Layer {
+    KvLayerShape shape;
+    std::vector<uint16_t> k16, v16;
+    std::vector<float> k32, v32;
+  };
+  void read(const Layer& layer, bool keys, int64_t n_pos, int64_t col, int64_t n_cols,
+            float* out) const;
+  int64_t n_ctx_;
+  KvType type_;
+  std::vector<Layer> layers_;
+};
+
+}  // namespace edgellm::runtime

@@ -2,6 +2,7 @@
 // ActiveHonoursEnvironment case also runs as separate ctest entries with EDGELLM_ISA set).
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "kernels/simd/cpu_features.h"
@@ -18,6 +19,7 @@ TEST(SimdDispatch, FeaturesAreConsistent) {
   EXPECT_TRUE(!(f.avx512bw || f.avx512vl || f.avx512vnni || f.avx512bf16) || f.avx512f);
   EXPECT_TRUE(!f.i8mm || f.asimd);
   EXPECT_FALSE(describe_cpu_features(f).empty());
+  std::printf("%s\n", describe().c_str());
 }
 
 TEST(SimdDispatch, PicksTheBestLevelTheCpuRuns) {

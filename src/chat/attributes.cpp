@@ -112,6 +112,11 @@ Value get_attribute(const Value& obj, std::string_view name) {
   if (auto method = method_attribute(obj, name)) return *method;
   if (obj.is_dict()) {
     if (const Value* v = obj.as_dict().find(name)) return *v;
+  } else if (obj.is_tuple() && obj.as_list().field_names != nullptr) {
+    const auto& fields = *obj.as_list().field_names;
+    for (size_t i = 0; i < fields.size() && i < obj.as_list().items.size(); ++i) {
+      if (fields[i] == name) return obj.as_list().items[i];
+    }
   } else if (obj.is_object()) {
     if (auto v = obj.as_object().attribute(name)) return *v;
   }

@@ -376,7 +376,10 @@ Value f_groupby(Interpreter& in, const Value& v, CallArgs& a) {
     size_t j = i;
     while (j < keyed.size() && values_equal(keyed[j].first, keyed[i].first)) members.push_back(items[keyed[j++].second]);
     Value grouper = case_sensitive ? keyed[i].first : lookup_path(members.front(), path, fallback_ptr);
-    groups.push_back(Value::tuple({grouper, Value::list(std::move(members))}));
+    static const std::vector<std::string> kGroupFields = {"grouper", "list"};
+    auto group = make_list_data({std::move(grouper), Value::list(std::move(members))}, true);
+    group->field_names = &kGroupFields;
+    groups.push_back(Value::from_list_data(std::move(group)));
     i = j;
   }
   return Value::list(std::move(groups));

@@ -38,9 +38,7 @@ std::vector<Value> split_whitespace(std::string_view s, int64_t maxsplit, bool f
       while (i < cps.size() && is_py_space(cps[i])) ++i;
       if (i >= cps.size()) break;
       if (maxsplit >= 0 && static_cast<int64_t>(parts.size()) == maxsplit) {
-        size_t end = cps.size();
-        while (end > i && is_py_space(cps[end - 1])) --end;
-        parts.push_back(cps.substr(i, end - i));
+        parts.push_back(cps.substr(i));  // the remainder keeps its trailing whitespace
         break;
       }
       size_t j = i;
@@ -54,9 +52,7 @@ std::vector<Value> split_whitespace(std::string_view s, int64_t maxsplit, bool f
       while (end > 0 && is_py_space(cps[end - 1])) --end;
       if (end == 0) break;
       if (maxsplit >= 0 && static_cast<int64_t>(parts.size()) == maxsplit) {
-        size_t begin = 0;
-        while (begin < end && is_py_space(cps[begin])) ++begin;
-        parts.push_back(cps.substr(begin, end - begin));
+        parts.push_back(cps.substr(0, end));  // the remainder keeps its leading whitespace
         break;
       }
       size_t j = end;

@@ -42,7 +42,8 @@ bool t_iterable(Interpreter&, const Value& v, CallArgs& a) {
 }
 bool t_sequence(Interpreter&, const Value& v, CallArgs& a) {
   no_args("sequence", a);
-  return v.is_string() || v.is_list_like() || v.is_dict();
+  // Jinja's Undefined has __len__ and __getitem__, so it passes as a sequence.
+  return v.is_string() || v.is_list_like() || v.is_dict() || v.is_undefined();
 }
 bool t_callable(Interpreter&, const Value& v, CallArgs& a) {
   no_args("callable", a);

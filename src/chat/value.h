@@ -102,6 +102,8 @@ class Value {
 struct ListData {
   std::vector<Value> items;
   bool is_tuple = false;
+  // Named tuples (groupby's (grouper, list)): field names readable as attributes.
+  const std::vector<std::string>* field_names = nullptr;
   uint32_t depth = 1;
   bool holds_stateful = false;
 };

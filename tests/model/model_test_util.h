@@ -13,6 +13,7 @@
 #include "gguf/gguf_names.h"
 #include "gguf/gguf_writer.h"
 #include "kernels/quant/quant.h"
+#include "tokenizer/tokenizer.h"
 
 namespace edgellm::test {
 
@@ -25,8 +26,37 @@ struct TinyGgufOptions {
   TensorType weight_type = TensorType::F32;
   std::string skip_tensor;       // leave this tensor out
   std::string misshape_tensor;   // give this 2-D tensor one row too many
+  bool with_tokenizer = false;   // add a byte-level tokenizer (needs n_vocab >= 257)
   uint32_t seed = 7;
 };
+
+// A byte-level BPE tokenizer.json: the 256 byte tokens (GPT-2's byte-to-character table), no
+// merges but "q z" (id 257, absent from the test texts), and <|endoftext|> (id 256) as EOS.
+inline std::string tiny_tokenizer_json() {
+  std::string vocab;
+  int extra = 0;
+  for (int b = 0; b < 256; ++b) {
+    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    const uint32_t cp = printable ? static_cast<uint32_t>(b) : 256u + static_cast<uint32_t>(extra++);
+    std::string ch;  // UTF-8 of cp (< 0x800)
+    if (cp < 0x80) {
+      ch = std::string(1, static_cast<char>(cp));
+    } else {
+      ch += static_cast<char>(0xC0 | (cp >> 6));
+      ch += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+    if (b > 0) vocab += ',';
+    vocab += '"';
+    if (ch == "\"" || ch == "\\") vocab += '\\';
+    vocab += ch;
+    vocab += "\":";
+    vocab += std::to_string(b);
+  }
+  return R"({"version":"1.0","added_tokens":[{"id":256,"content":"<|endoftext|>","special":true}],)"
+         R"("pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"use_regex":true},)"
+         R"("decoder":{"type":"ByteLevel"},"model":{"type":"BPE","vocab":{)" +
+         vocab + R"(,"<|endoftext|>":256,"qz":257},"merges":["q z"]}})";
+}
 
 inline std::vector<uint8_t> make_tiny_gguf(const TinyGgufOptions& o) {
   namespace key = gguf::key;
@@ -45,6 +75,11 @@ inline std::vector<uint8_t> make_tiny_gguf(const TinyGgufOptions& o) {
   u32(key::kHeadCountKv, o.n_head_kv);
   w.set_f32(gguf::arch_key(o.arch, key::kRmsEpsilon), 1e-5f);
   w.set_f32(gguf::arch_key(o.arch, key::kRopeFreqBase), 10000.0f);
+  if (o.with_tokenizer) {
+    Tokenizer tok = Tokenizer::from_hf_files(tiny_tokenizer_json(), R"({"eos_token":"<|endoftext|>"})");
+    tok.pad_vocab_to(static_cast<int32_t>(o.n_vocab));
+    tok.write_gguf_metadata(w);
+  }
 
   std::mt19937 rng(o.seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);

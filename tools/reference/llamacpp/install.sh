@@ -86,7 +86,7 @@ if [[ $WITH_TOOLS == 1 ]]; then
         git -c advice.detachedHead=false clone -q "$BUNDLE" "$SRC"
         GEN=()
         command -v ninja >/dev/null && GEN=(-G Ninja)
-        log "building ${TOOLS[*]} with $JOBS job(s) (takes ~10-15 min on 1 core)"
+        log "building ${TOOLS[*]} with $JOBS job(s) (~8 min of CPU on 1 core; 20-30 min wall on a busy machine)"
         cmake -S "$SRC" -B "$SRC/build" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
             -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF \
             -DGGML_NATIVE=ON >"$SRC/cmake.log" 2>&1 || { tail -30 "$SRC/cmake.log" >&2; exit 1; }

@@ -80,7 +80,7 @@ int compare_keys(const std::vector<Value>& a, const std::vector<Value>& b) {
 
 std::vector<Value> items_of(Interpreter& interp, const Value& v) {
   std::vector<Value> items = iterate(v);
-  interp.charge(items.size());
+  interp.charge_items(items.size());
   return items;
 }
 
@@ -182,7 +182,7 @@ Value f_unique(Interpreter& in, const Value& v, CallArgs& a) {
     if (key.is_string()) {
       fresh = seen_strings.insert(key.as_string()).second;
     } else if (std::none_of(seen_other.begin(), seen_other.end(), [&](const Value& s) { return values_equal(s, key); })) {
-      in.charge(seen_other.size());
+      in.charge_items(seen_other.size());
       seen_other.push_back(key);
       fresh = true;
     }
@@ -337,7 +337,7 @@ Value f_dictsort(Interpreter& in, const Value& v, CallArgs& a) {
   const size_t pos = by.as_string() == "key" ? 0 : 1;
   std::vector<Value> pairs;
   for (const auto& [key, value] : v.as_dict().entries) pairs.push_back(Value::tuple({key, value}));
-  in.charge(pairs.size());
+  in.charge_items(pairs.size());
   std::stable_sort(pairs.begin(), pairs.end(), [&](const Value& x, const Value& y) {
     const Value kx = x.as_list().items[pos];
     const Value ky = y.as_list().items[pos];
@@ -353,7 +353,7 @@ Value f_items(Interpreter& in, const Value& v, CallArgs& a) {
   if (v.is_undefined()) return make_generator(std::move(out));
   if (!v.is_dict()) fail("Can only get item pairs from a mapping.");
   for (const auto& [key, value] : v.as_dict().entries) out.push_back(Value::tuple({key, value}));
-  in.charge(out.size());
+  in.charge_items(out.size());
   return make_generator(std::move(out));
 }
 

@@ -57,7 +57,7 @@ Interpreter::DepthGuard::DepthGuard(Interpreter& in, size_t offset) : interp(in)
 void Interpreter::charge(uint64_t amount) {
   work_ += amount;
   if (work_ > options_.limits.max_work_bytes) {
-    fail("template did too much work (created more than {} bytes/items of data)", options_.limits.max_work_bytes);
+    fail("template did too much work (created more than {} bytes of data)", options_.limits.max_work_bytes);
   }
 }
 
@@ -353,7 +353,7 @@ Value Interpreter::eval(const Expr& expr, const FramePtr& frame) {
       std::vector<Value> items;
       items.reserve(node.items.size());
       for (const auto& item : node.items) items.push_back(eval(*item, frame));
-      charge(items.size());
+      charge_items(items.size());
       return expr.kind == ExprKind::List ? Value::list(std::move(items)) : Value::tuple(std::move(items));
     }
     case ExprKind::Dict: {
@@ -362,7 +362,7 @@ Value Interpreter::eval(const Expr& expr, const FramePtr& frame) {
         Value k = eval(*key, frame);
         data->set(std::move(k), eval(*value, frame));
       }
-      charge(data->size());
+      charge_items(data->size());
       return Value::dict(std::move(data));
     }
     case ExprKind::GetAttr: {

@@ -38,6 +38,7 @@ class Interpreter {
   bool apply_test(std::string_view name, const Value& input, CallArgs& args);
   // Accounts for `amount` bytes/items of new data; throws once the render's budget is spent.
   void charge(uint64_t amount);
+  void charge_items(uint64_t count) { charge(count * sizeof(Value)); }  // new list/dict slots
   // Throws when a string of `bytes` would exceed the output limit (no string can be printed
   // if it is longer than the whole output may be).
   void check_string_size(size_t bytes) const;

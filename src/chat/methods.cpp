@@ -277,7 +277,7 @@ Value sequence_method(Interpreter& interp, const Value& receiver, std::string_vi
   }
   if (name == "copy") {
     BoundArgs bound(name, args, {});
-    interp.charge(items.size());
+    interp.charge_items(items.size());
     return Value::list(items);
   }
   // pop() and clear() are not on the sandbox's list of mutating methods, so templates may
@@ -311,7 +311,7 @@ Value dict_method(Interpreter& interp, const DictData& dict, std::string_view na
     return found != nullptr ? *found : bound.get_or(1, Value::none());
   }
   BoundArgs bound(name, args, {});
-  interp.charge(dict.size());
+  interp.charge_items(dict.size());
   std::vector<Value> out;
   out.reserve(dict.size());
   if (name == "copy") {

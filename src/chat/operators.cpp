@@ -104,7 +104,7 @@ Value repeat(Interpreter& interp, const Value& seq, const Value& count_value) {
   const auto& items = seq.as_list().items;
   const uint64_t total = items.size() * static_cast<uint64_t>(count);
   if (count > 0 && !items.empty() && total / items.size() != static_cast<uint64_t>(count)) overflow();
-  interp.charge(total);
+  interp.charge_items(total);
   std::vector<Value> out;
   out.reserve(total);
   for (int64_t i = 0; i < count; ++i) out.insert(out.end(), items.begin(), items.end());
@@ -132,7 +132,7 @@ Value binary_op(Interpreter& interp, BinaryOp op, const Value& a, const Value& b
       if (a.is_list_like() && b.is_list_like() && a.is_tuple() == b.is_tuple()) {
         std::vector<Value> items = a.as_list().items;
         items.insert(items.end(), b.as_list().items.begin(), b.as_list().items.end());
-        interp.charge(items.size());
+        interp.charge_items(items.size());
         return a.is_tuple() ? Value::tuple(std::move(items)) : Value::list(std::move(items));
       }
       unsupported(op, a, b);

@@ -14,7 +14,9 @@ struct RenderLimits {
   uint64_t max_loop_iterations = 1'000'000;    // summed over every loop of the render
   unsigned max_macro_depth = 100;              // nested macro calls (recursion)
   unsigned max_eval_depth = 400;               // nested statements/expressions while running
-  uint64_t max_work_bytes = uint64_t{1} << 30;  // bytes and items created during the render
+  // Bytes of strings and container slots created during the render, summed: bounds both
+  // time and memory.
+  uint64_t max_work_bytes = uint64_t{256} << 20;
 };
 
 struct RenderOptions {

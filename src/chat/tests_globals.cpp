@@ -153,7 +153,7 @@ Value g_range(Interpreter& in, CallArgs& a) {
     fail("Range too big. The sandbox blocks ranges larger than MAX_RANGE ({}).", kMaxRange);
   }
   const auto count = static_cast<int64_t>(count128);
-  in.charge(static_cast<uint64_t>(count));
+  in.charge_items(static_cast<uint64_t>(count));
   std::vector<Value> out;
   out.reserve(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; ++i) out.push_back(Value::integer(start + i * step));

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <unordered_set>
 
 #include "core/error.h"
@@ -127,20 +128,38 @@ ValueType read_value_type(Cursor& in, std::string_view what) {
   return static_cast<ValueType>(raw);
 }
 
-Value read_value(Cursor& in, ValueType type, int depth);
+// Metadata values left to read. A Value takes ~40 bytes in memory for as little as one byte in
+// the file, so the total is capped to keep a hostile file from exhausting memory.
+struct ValueBudget {
+  uint64_t left = kMaxMetadataValues;
+  void take(const Cursor& in, size_t at, uint64_t n) {
+    if (n > left)
+      in.fail_at(at, "metadata holds more than {} values in total (the limit)", kMaxMetadataValues);
+    left -= n;
+  }
+};
 
-Array read_array(Cursor& in, int depth) {
+// Vectors sized by a file count reserve at most this many items up front and grow as items are
+// actually read, so memory follows the bytes consumed, not the count claimed.
+size_t initial_capacity(uint64_t n) { return static_cast<size_t>(std::min<uint64_t>(n, 4096)); }
+
+Value read_value(Cursor& in, ValueBudget& budget, ValueType type, int depth);
+
+Array read_array(Cursor& in, ValueBudget& budget, int depth) {
   if (depth >= kMaxArrayDepth)
     in.fail_at(in.pos(), "arrays nested deeper than {} levels", kMaxArrayDepth);
   Array array;
   array.element_type = read_value_type(in, "array element type");
+  const size_t count_at = in.pos();
   const uint64_t n = in.read_count("array length", min_encoded_bytes(array.element_type));
-  array.items.reserve(static_cast<size_t>(n));
-  for (uint64_t i = 0; i < n; ++i) array.items.push_back(read_value(in, array.element_type, depth + 1));
+  budget.take(in, count_at, n);
+  array.items.reserve(initial_capacity(n));
+  for (uint64_t i = 0; i < n; ++i)
+    array.items.push_back(read_value(in, budget, array.element_type, depth + 1));
   return array;
 }
 
-Value read_value(Cursor& in, ValueType type, int depth) {
+Value read_value(Cursor& in, ValueBudget& budget, ValueType type, int depth) {
   Value v;
   switch (type) {
     case ValueType::U8: v.data = in.read<uint8_t>("u8 value"); break;
@@ -161,7 +180,7 @@ Value read_value(Cursor& in, ValueType type, int depth) {
       break;
     }
     case ValueType::STRING: v.data = in.read_string("string"); break;
-    case ValueType::ARRAY: v.data = read_array(in, depth); break;
+    case ValueType::ARRAY: v.data = read_array(in, budget, depth); break;
   }
   return v;
 }
@@ -226,9 +245,10 @@ void GgufFile::parse() {
 
   // ---- metadata ----
   alignment_ = kDefaultAlignment;
-  metadata_.reserve(static_cast<size_t>(kv_count));
-  std::unordered_set<std::string_view> keys;
-  keys.reserve(static_cast<size_t>(kv_count));
+  metadata_.reserve(initial_capacity(kv_count));
+  std::vector<size_t> kv_offsets;  // for naming a duplicate key's offset
+  kv_offsets.reserve(initial_capacity(kv_count));
+  ValueBudget budget;
   for (uint64_t i = 0; i < kv_count; ++i) {
     const size_t kv_at = in.pos();
     KeyValue kv;
@@ -237,21 +257,27 @@ void GgufFile::parse() {
     try {
       const ValueType type = read_value_type(in, "value type");
       const size_t value_at = in.pos();
-      kv.value = read_value(in, type, 0);
+      budget.take(in, value_at, 1);
+      kv.value = read_value(in, budget, type, 0);
       if (kv.key == kAlignmentKey) alignment_ = checked_alignment(in, value_at, kv.value);
     } catch (const Error& e) {
       fail("{} (in metadata key #{} '{}')", e.what(), i, kv.key);
     }
-    // Reserved above, so string_views into stored keys stay valid.
     metadata_.push_back(std::move(kv));
-    if (!keys.insert(metadata_.back().key).second)
-      in.fail_at(kv_at, "duplicate metadata key '{}'", metadata_.back().key);
+    kv_offsets.push_back(kv_at);
+  }
+  {
+    std::unordered_set<std::string_view> keys;  // views into metadata_, which no longer grows
+    keys.reserve(metadata_.size());
+    for (size_t i = 0; i < metadata_.size(); ++i)
+      if (!keys.insert(metadata_[i].key).second)
+        in.fail_at(kv_offsets[i], "duplicate metadata key '{}'", metadata_[i].key);
   }
 
   // ---- tensor infos ----
-  tensors_.reserve(static_cast<size_t>(tensor_count));
-  std::unordered_set<std::string_view> names;
-  names.reserve(static_cast<size_t>(tensor_count));
+  tensors_.reserve(initial_capacity(tensor_count));
+  std::vector<size_t> info_offsets;
+  info_offsets.reserve(initial_capacity(tensor_count));
   for (uint64_t i = 0; i < tensor_count; ++i) {
     const size_t info_at = in.pos();
     TensorInfo t;
@@ -286,8 +312,14 @@ void GgufFile::parse() {
       fail("{} (in tensor info #{} '{}')", e.what(), i, t.name);
     }
     tensors_.push_back(std::move(t));
-    if (!names.insert(tensors_.back().name).second)
-      in.fail_at(info_at, "duplicate tensor name '{}'", tensors_.back().name);
+    info_offsets.push_back(info_at);
+  }
+  {
+    std::unordered_set<std::string_view> names;  // views into tensors_, which no longer grows
+    names.reserve(tensors_.size());
+    for (size_t i = 0; i < tensors_.size(); ++i)
+      if (!names.insert(tensors_[i].name).second)
+        in.fail_at(info_offsets[i], "duplicate tensor name '{}'", tensors_[i].name);
   }
 
   // ---- data section ----
@@ -325,8 +357,17 @@ void GgufFile::parse() {
 GgufFile GgufFile::from_buffer(std::span<const uint8_t> buffer) {
   GgufFile f;
   f.bytes_ = buffer;
-  f.parse();
+  f.parse_checked();
   return f;
+}
+
+// Metadata is held in memory; running out of it while reading is reported like bad input.
+void GgufFile::parse_checked() {
+  try {
+    parse();
+  } catch (const std::bad_alloc&) {
+    fail("GGUF: out of memory while reading the metadata of a {}-byte file", bytes_.size());
+  }
 }
 
 GgufFile GgufFile::from_fd(int fd) { return from_fd(fd, 0, 0); }
@@ -344,7 +385,7 @@ GgufFile GgufFile::from_fd(int fd, uint64_t offset, uint64_t length) {
 
   GgufFile f;
   if (length == 0) {
-    f.parse();  // reports the empty file as a truncated magic
+    f.parse_checked();  // reports the empty file as a truncated magic
     return f;
   }
   // mmap needs a page-aligned start: map from the page holding `offset` and skip the slack.
@@ -357,7 +398,7 @@ GgufFile GgufFile::from_fd(int fd, uint64_t offset, uint64_t length) {
   f.mapping_ = std::make_unique<Mapping>(address, map_length);
   f.bytes_ = std::span<const uint8_t>(static_cast<const uint8_t*>(address) + slack,
                                       static_cast<size_t>(length));
-  f.parse();
+  f.parse_checked();
   return f;
 }
 

@@ -118,6 +118,7 @@ class GgufFile {
   std::vector<KeyValue> metadata_;
   std::vector<TensorInfo> tensors_;
   void parse();
+  void parse_checked();
 };
 
 }  // namespace edgellm::gguf

@@ -100,6 +100,18 @@ struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
 };
 
+// Files are written under a temporary name and renamed when complete, so a reader never sees a
+// half-written GGUF and a file being rewritten in place stays intact (it may still be mapped).
+std::string partial_path(const std::string& path) { return path + ".partial"; }
+
+void commit_file(const std::string& path) {
+  if (std::rename(partial_path(path).c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    std::remove(partial_path(path).c_str());
+    fail("{}: cannot rename the finished file into place: {}", path, std::strerror(error));
+  }
+}
+
 }  // namespace
 
 // ---- metadata ----
@@ -237,8 +249,8 @@ void write_head(Sink& out, const std::vector<KeyValue>& metadata, const Tensors&
 void GgufWriter::write_file(const std::string& path) const {
   for (const PendingTensor& t : tensors_)
     if (!t.has_data) fail("GGUF writer: tensor '{}' was declared for streaming; use begin_stream", t.name);
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "wb"));
-  if (!file) fail("{}: cannot create: {}", path, std::strerror(errno));
+  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(partial_path(path).c_str(), "wb"));
+  if (!file) fail("{}: cannot create: {}", partial_path(path), std::strerror(errno));
   try {
     Sink out(file.get(), path);
     write_head(out, metadata_, tensors_);
@@ -247,12 +259,13 @@ void GgufWriter::write_file(const std::string& path) const {
       out.bytes(t.data.data(), t.data.size());
       out.pad_to(alignment);
     }
-    if (std::fflush(file.get()) != 0) fail("{}: write failed: {}", path, std::strerror(errno));
+    if (std::fclose(file.release()) != 0) fail("{}: write failed: {}", path, std::strerror(errno));
   } catch (const Error&) {
     file.reset();
-    std::remove(path.c_str());
+    std::remove(partial_path(path).c_str());
     throw;
   }
+  commit_file(path);
 }
 
 std::vector<uint8_t> GgufWriter::write_buffer() const {
@@ -273,8 +286,8 @@ std::vector<uint8_t> GgufWriter::write_buffer() const {
 
 void GgufWriter::begin_stream(const std::string& path) {
   if (stream_) fail("GGUF writer: already streaming to {}", stream_path_);
-  std::FILE* file = std::fopen(path.c_str(), "wb");
-  if (!file) fail("{}: cannot create: {}", path, std::strerror(errno));
+  std::FILE* file = std::fopen(partial_path(path).c_str(), "wb");
+  if (!file) fail("{}: cannot create: {}", partial_path(path), std::strerror(errno));
   stream_ = file;
   stream_path_ = path;
   next_stream_tensor_ = 0;
@@ -331,17 +344,18 @@ void GgufWriter::finish_stream() {
   std::FILE* file = stream_;
   stream_ = nullptr;
   if (std::fclose(file) != 0) {
-    std::remove(stream_path_.c_str());
+    std::remove(partial_path(stream_path_).c_str());
     fail("{}: write failed: {}", stream_path_, std::strerror(errno));
   }
+  commit_file(stream_path_);
 }
 
-// Closes and deletes a half-written stream so no truncated GGUF is left behind.
+// Closes and deletes a half-written stream; the destination is left untouched.
 void GgufWriter::abort_stream() {
   if (!stream_) return;
   std::fclose(stream_);
   stream_ = nullptr;
-  std::remove(stream_path_.c_str());
+  std::remove(partial_path(stream_path_).c_str());
 }
 
 GgufWriter::GgufWriter() = default;

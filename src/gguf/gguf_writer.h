@@ -49,6 +49,7 @@ class GgufWriter {
   void write_file(const std::string& path) const;
   std::vector<uint8_t> write_buffer() const;
 
+  // Files are written as PATH.partial and renamed to PATH once complete.
   // Streaming: header + metadata + tensor infos now, then each declared tensor's bytes in
   // declaration order, then finish() (checks that every tensor was written).
   void begin_stream(const std::string& path);

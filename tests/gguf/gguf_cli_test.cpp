@@ -130,6 +130,11 @@ TEST_F(CliTest, InfoText) {
   EXPECT_NE(r.out.find("[1000, 1100]"), std::string::npos);
   EXPECT_NE(r.out.find("2200000"), std::string::npos);  // bytes of big.f16
   EXPECT_TRUE(r.err.empty()) << r.err;
+
+  const RunResult full = run("info --full '" + model + "'");
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  EXPECT_NE(full.out.find("\"tok99\"]"), std::string::npos);
+  EXPECT_NE(full.out.find(std::string(500, 'L')), std::string::npos);
 }
 
 TEST_F(CliTest, InfoJson) {

@@ -258,10 +258,17 @@ TEST(GgufRoundTrip, UnfinishedStreamLeavesNoFile) {
     GgufWriter w;
     w.declare_tensor("a", TensorType::F32, {4});
     w.begin_stream(path);
-    EXPECT_TRUE(std::filesystem::exists(path));
+    EXPECT_FALSE(std::filesystem::exists(path)) << "visible before it is complete";
     EXPECT_THROW(w.finish_stream(), Error);
   }
   EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_TRUE(std::filesystem::is_empty(std::filesystem::path(path).parent_path()));
+  {
+    GgufWriter w;  // destroyed mid-stream
+    w.declare_tensor("a", TensorType::F32, {4});
+    w.begin_stream(path);
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(std::filesystem::path(path).parent_path()));
 }
 
 TEST(GgufWriterChecks, RejectsBadInput) {

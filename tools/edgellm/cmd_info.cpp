@@ -59,18 +59,20 @@ std::string array_type_name(const Array& a) {
   return fmt::format("array[{}]", gguf::value_type_name(a.element_type));
 }
 
-std::string value_text(const Value& v, size_t string_limit) {
+// Text of a value; unless `full`, long strings are cut (shorter inside arrays) and long arrays
+// show their first items and their length.
+std::string value_text(const Value& v, bool full, bool in_array = false) {
   return std::visit(
       [&](const auto& x) -> std::string {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, std::string>) {
-          return quoted(x, string_limit);
+          return quoted(x, full ? 0 : in_array ? 24 : kStringPreviewBytes);
         } else if constexpr (std::is_same_v<T, Array>) {
           std::string out = "[";
-          const size_t shown = std::min(x.items.size(), kArrayPreviewItems);
+          const size_t shown = full ? x.items.size() : std::min(x.items.size(), kArrayPreviewItems);
           for (size_t i = 0; i < shown; ++i) {
             if (i) out += ", ";
-            out += value_text(x.items[i], 24);
+            out += value_text(x.items[i], full, true);
           }
           if (shown < x.items.size()) out += fmt::format(", ... ({} items)", x.items.size());
           return out + "]";
@@ -98,7 +100,7 @@ void print_text(const GgufFile& f, const InfoOptions& opt) {
     std::string type(gguf::value_type_name(kv.value.type()));
     if (const Array* a = std::get_if<Array>(&kv.value.data)) type = array_type_name(*a);
     fmt::print("  {:<{}}  {:<14} {}\n", kv.key, key_width, type,
-               value_text(kv.value, opt.full ? 0 : kStringPreviewBytes));
+               value_text(kv.value, opt.full));
   }
 
   uint64_t total = 0;

@@ -44,7 +44,7 @@ inline int32x4_t dot(int32x4_t acc, int8x16_t a, int8x16_t b) {
 // Software prefetch of the next tile's rows (see x86_common-inl.h for the reasoning).
 template <size_t Bytes>
 inline void prefetch_ahead(const uint8_t* p, size_t ahead) {
-  for (size_t o = 0; o < Bytes; o += 64) __builtin_prefetch(p + ahead + o, 0, 3);
+  for (size_t o = 0; o < Bytes; o += 64) __builtin_prefetch(p + ahead + o, 0, 2);
 }
 
 // ---- activation quantizers (bit-identical to quantize_ref.cpp) ------------------------------

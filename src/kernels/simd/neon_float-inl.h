@@ -63,7 +63,7 @@ struct FloatKernel {
       for (int t = 0; t < T; ++t) xv[t] = vld1q_f32(reinterpret_cast<const float*>(x + t * xs) + i);
       for (int r = 0; r < R; ++r) {
         const uint8_t* wp = w + r * ws + i * W::kSize;
-        prefetch_ahead<1>(wp, R * ws);
+        prefetch_ahead<1>(wp, 2 * R * ws);
         const float32x4_t wv = W::load4(wp);
         for (int t = 0; t < T; ++t) acc[r][t] = vfmaq_f32(acc[r][t], wv, xv[t]);
       }

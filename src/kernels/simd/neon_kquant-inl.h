@@ -177,7 +177,7 @@ struct KQuantKernel {
       }
       for (int r = 0; r < R; ++r) {
         const uint8_t* wb = w + r * ws + b * F::kBytes;
-        prefetch_ahead<F::kBytes>(wb, R * ws);
+        prefetch_ahead<F::kBytes>(wb, 2 * R * ws);
         KPrep p;
         F::prep(wb, p);
         int32x4_t isum[T];

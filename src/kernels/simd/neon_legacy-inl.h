@@ -133,7 +133,7 @@ struct LegacyKernel {
         for (int t = 0; t < T; ++t) xa[t] = load_act(x + t * xs, nb, b);
         for (int r = 0; r < R; ++r) {
           const uint8_t* wp = w + r * ws + b * F::kBytes;
-          prefetch_ahead<1>(wp, R * ws);
+          prefetch_ahead<1>(wp, 2 * R * ws);
           const LegacyBlock wb = F::load(wp);
           for (int t = 0; t < T; ++t) {
             const int32x4_t p = dot<D>(dot<D>(vdupq_n_s32(0), wb.lo, xa[t].lo), wb.hi, xa[t].hi);
@@ -173,8 +173,8 @@ struct LegacyKernel {
       for (int i = 0; i < R / 2; ++i) {
         const uint8_t* w0 = w + (2 * i) * ws + b * F::kBytes;
         const uint8_t* w1 = w0 + ws;
-        prefetch_ahead<1>(w0, R * ws);
-        prefetch_ahead<1>(w1, R * ws);
+        prefetch_ahead<1>(w0, 2 * R * ws);
+        prefetch_ahead<1>(w1, 2 * R * ws);
         const LegacyBlock b0 = F::load(w0);
         const LegacyBlock b1 = F::load(w1);
         int8x16_t wr[4];

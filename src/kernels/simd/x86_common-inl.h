@@ -31,12 +31,15 @@ inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const
 
 // Software prefetch of the weight stream. A tile works on R rows at once; rows are short
 // (a few KB) and the hardware prefetchers lose time training on every new set of R streams.
-// So while a tile reads block b of its rows, it prefetches block b of the next tile's rows
-// (ahead = R * row stride): a whole tile of lookahead, and the next tile starts from L2.
-// Prefetches never fault, so running past the last row is harmless.
-template <size_t Bytes>
-inline void prefetch_ahead(const uint8_t* p, size_t ahead) {
-  for (size_t o = 0; o < Bytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(p + ahead + o), _MM_HINT_T0);
+// So while a tile reads block b of its rows, it prefetches block b of the rows two tiles
+// further (ahead = 2 * R * row stride) into L2: measured on Zen 4 this streams Q8_0 at the
+// plain read rate, where L1 prefetches or one tile of lookahead reached 60-65% of it.
+// Each 64-byte chunk of a row is prefetched exactly once: a call covering row bytes
+// [begin, end) prefetches the chunks that start inside that range. Prefetches never fault, so
+// running past the last row is harmless.
+inline void prefetch_span(const uint8_t* row, size_t begin, size_t end, size_t ahead) {
+  for (size_t o = (begin + 63) & ~size_t{63}; o < end; o += 64)
+    _mm_prefetch(reinterpret_cast<const char*>(row + ahead + o), _MM_HINT_T1);
 }
 
 inline float hsum(__m256 v) {

@@ -62,7 +62,7 @@ struct FloatKernel {
       for (int t = 0; t < T; ++t) xv[t] = _mm256_loadu_ps(reinterpret_cast<const float*>(x + t * xs) + i);
       for (int r = 0; r < R; ++r) {
         const uint8_t* wp = w + r * ws + i * W::kSize;
-        prefetch_ahead<1>(wp, R * ws);
+        prefetch_span(w + r * ws, i * W::kSize, (i + 8) * W::kSize, 2 * R * ws);
         const __m256 wv = W::load8(wp);
         for (int t = 0; t < T; ++t) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
       }

@@ -29,18 +29,25 @@ inline void split_scales16(__m128i s8, __m256i* pick_source, __m256i* natural) {
   *natural = _mm256_cvtepi8_epi16(s8);
 }
 
-// Q4_K / Q5_K: 8 six-bit scales and mins, vectorised.
+// Q4_K / Q5_K: the 12 packed bytes -> 8 scales (bytes 0..7) and 8 mins (8..15), four bytes at
+// a time: words 0/1 keep the six low bits of scales / mins 0..3; scales / mins 4..7 take their
+// low four bits from word 2 and their top two from bits 6..7 of words 0 / 1.
+inline __m128i k4_scales_mins(const uint8_t* s12) {
+  const uint32_t w0 = load_u32(s12), w1 = load_u32(s12 + 4), w2 = load_u32(s12 + 8);
+  constexpr uint32_t low6 = 0x3f3f3f3fu, low4 = 0x0f0f0f0fu, low2 = 0x03030303u;
+  const uint32_t sc_lo = w0 & low6;
+  const uint32_t sc_hi = (w2 & low4) | (((w0 >> 6) & low2) << 4);
+  const uint32_t mn_lo = w1 & low6;
+  const uint32_t mn_hi = ((w2 >> 4) & low4) | (((w1 >> 6) & low2) << 4);
+  return _mm_setr_epi32(static_cast<int>(sc_lo), static_cast<int>(sc_hi), static_cast<int>(mn_lo),
+                        static_cast<int>(mn_hi));
+}
+
 inline void k4_scales(const uint8_t* s12, __m256i* pick_source, __m256i* mins_pairs) {
-  uint8_t sc[8], mn[8];
-  unpack_k4_scales(s12, sc, mn);
-  uint64_t scv, mnv;
-  std::memcpy(&scv, sc, 8);
-  std::memcpy(&mnv, mn, 8);
-  const __m128i sc16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(scv)));
-  *pick_source = _mm256_broadcastsi128_si256(sc16);
+  const __m128i v = k4_scales_mins(s12);
+  *pick_source = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(v));
   // mins for the bsums pairs: [m0 m0 m1 m1 ... m7 m7] as int16
-  const __m128i mn8 = _mm_cvtsi64_si128(static_cast<int64_t>(mnv));
-  *mins_pairs = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
+  *mins_pairs = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(v, v));
 }
 
 struct KPrep {
@@ -207,7 +214,7 @@ struct KQuantKernel {
       }
       for (int r = 0; r < R; ++r) {
         const uint8_t* wb = w + r * ws + b * F::kBytes;
-        prefetch_ahead<F::kBytes>(wb, R * ws);
+        prefetch_span(w + r * ws, b * F::kBytes, (b + 1) * F::kBytes, 2 * R * ws);
         const KPrep p = F::prep(wb);
         __m256i isum[T];
         for (int t = 0; t < T; ++t) isum[t] = _mm256_setzero_si256();

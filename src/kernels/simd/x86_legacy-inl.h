@@ -1,13 +1,13 @@
 // x86 kernel family, part 2: the 32-element block formats (Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 IQ4_NL)
 // against Q8_0 activations.
 //
-// Per weight block a format yields 32 bytes `u` and how they relate to the weights:
+// Per weight block a format yields 32 bytes u and how they relate to the weights:
 //   unsigned: w = u - kOffset (kOffset 0 for Q4_1/Q5_1, whose min is a separate term), so
 //     sum(w x) = sum(u x) - kOffset * sum(x); kOffset * x is summed per int32 lane once per
 //     activation block (shared by all rows of the tile) and seeds the dot's accumulator.
 //   signed (Q8_0, IQ4_NL): u holds int8 weights. VNNI makes them unsigned by adding 128 (xor
 //     0x80, or a biased lookup table), other levels use |w| * sign(x, w) for vpmaddubsw.
-// One float multiply-add per (row, token, block) applies d_w * d_x.
+// One float multiply-add per (row, token, block pair) applies d_w * d_x.
 #pragma once
 
 #include "kernels/simd/x86_common-inl.h"
@@ -15,21 +15,52 @@
 namespace edgellm::kernels::x86 {
 namespace {
 
-struct LegacyBlock {
-  __m256i u;          // 32 bytes as described above
-  float d;            // block scale
-  float m;            // block min (formats with kHasMin)
+// Blocks are processed in pairs (b0, b1): vector `lo` holds elements 0..15 of b0 then of b1,
+// `hi` elements 16..31 of both. Unpacking, the int32 -> f32 conversion, the scale and the FMA
+// then run once per two blocks; the activations are arranged the same way once per pair and
+// shared by every row of the tile. dbits / mbits carry the two fp16 scales (mins) as b0 | b1 << 16.
+struct LegacyPair {
+  __m256i lo, hi;
+  uint32_t dbits, mbits;
 };
+
+inline uint32_t load_u16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+
+// Both halves of two 16-byte nibble arrays: lo = low nibbles of (q0, q1), hi = high nibbles.
+inline void nibbles_pair(const uint8_t* q0, const uint8_t* q1, __m256i* lo, __m256i* hi) {
+  const __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(load128(q0)), load128(q1), 1);
+  const __m256i m4 = _mm256_set1_epi8(0x0f);
+  *lo = _mm256_and_si256(q, m4);
+  *hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+}
+
+// Two 16-byte halves from two blocks into one vector.
+inline __m256i join128(const uint8_t* a, const uint8_t* b) {
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(load128(a)), load128(b), 1);
+}
+
+// The fifth bits of Q5_0/Q5_1 for the lo / hi vectors of a pair.
+template <class D>
+inline void fifth_pair(const uint8_t* qh0, const uint8_t* qh1, __m256i* lo, __m256i* hi) {
+  const uint32_t a = load_u32(qh0), b = load_u32(qh1);
+  *lo = _mm256_or_si256(*lo, fifth_bits<D>((a & 0xffffu) | (b << 16)));
+  *hi = _mm256_or_si256(*hi, fifth_bits<D>((a >> 16) | (b & 0xffff0000u)));
+}
 
 template <class D>
 struct Q4_0 {
   static constexpr size_t kBytes = 18;
   static constexpr bool kSigned = false, kHasMin = false;
   static constexpr int kOffset = 8;
-  static LegacyBlock load(const uint8_t* b) {
-    uint16_t d;
-    std::memcpy(&d, b, 2);
-    return {unpack_nibbles32(b + 2), h2f(d), 0.0f};
+  static LegacyPair load2(const uint8_t* b0, const uint8_t* b1) {
+    LegacyPair p{};
+    nibbles_pair(b0 + 2, b1 + 2, &p.lo, &p.hi);
+    p.dbits = load_u16(b0) | load_u16(b1) << 16;
+    return p;
   }
 };
 
@@ -38,10 +69,12 @@ struct Q4_1 {
   static constexpr size_t kBytes = 20;
   static constexpr bool kSigned = false, kHasMin = true;
   static constexpr int kOffset = 0;
-  static LegacyBlock load(const uint8_t* b) {
-    uint16_t dm[2];
-    std::memcpy(dm, b, 4);
-    return {unpack_nibbles32(b + 4), h2f(dm[0]), h2f(dm[1])};
+  static LegacyPair load2(const uint8_t* b0, const uint8_t* b1) {
+    LegacyPair p{};
+    nibbles_pair(b0 + 4, b1 + 4, &p.lo, &p.hi);
+    p.dbits = load_u16(b0) | load_u16(b1) << 16;
+    p.mbits = load_u16(b0 + 2) | load_u16(b1 + 2) << 16;
+    return p;
   }
 };
 
@@ -50,11 +83,12 @@ struct Q5_0 {
   static constexpr size_t kBytes = 22;
   static constexpr bool kSigned = false, kHasMin = false;
   static constexpr int kOffset = 16;
-  static LegacyBlock load(const uint8_t* b) {
-    uint16_t d;
-    std::memcpy(&d, b, 2);
-    const __m256i u = _mm256_or_si256(unpack_nibbles32(b + 6), fifth_bits<D>(load_u32(b + 2)));
-    return {u, h2f(d), 0.0f};
+  static LegacyPair load2(const uint8_t* b0, const uint8_t* b1) {
+    LegacyPair p{};
+    nibbles_pair(b0 + 6, b1 + 6, &p.lo, &p.hi);
+    fifth_pair<D>(b0 + 2, b1 + 2, &p.lo, &p.hi);
+    p.dbits = load_u16(b0) | load_u16(b1) << 16;
+    return p;
   }
 };
 
@@ -63,11 +97,13 @@ struct Q5_1 {
   static constexpr size_t kBytes = 24;
   static constexpr bool kSigned = false, kHasMin = true;
   static constexpr int kOffset = 0;
-  static LegacyBlock load(const uint8_t* b) {
-    uint16_t dm[2];
-    std::memcpy(dm, b, 4);
-    const __m256i u = _mm256_or_si256(unpack_nibbles32(b + 8), fifth_bits<D>(load_u32(b + 4)));
-    return {u, h2f(dm[0]), h2f(dm[1])};
+  static LegacyPair load2(const uint8_t* b0, const uint8_t* b1) {
+    LegacyPair p{};
+    nibbles_pair(b0 + 8, b1 + 8, &p.lo, &p.hi);
+    fifth_pair<D>(b0 + 4, b1 + 4, &p.lo, &p.hi);
+    p.dbits = load_u16(b0) | load_u16(b1) << 16;
+    p.mbits = load_u16(b0 + 2) | load_u16(b1 + 2) << 16;
+    return p;
   }
 };
 
@@ -76,12 +112,17 @@ struct Q8_0 {
   static constexpr size_t kBytes = 34;
   static constexpr bool kSigned = !D::kVnni, kHasMin = false;
   static constexpr int kOffset = D::kVnni ? 128 : 0;
-  static LegacyBlock load(const uint8_t* b) {
-    uint16_t d;
-    std::memcpy(&d, b, 2);
-    __m256i q = load256(b + 2);
-    if constexpr (D::kVnni) q = _mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80)));
-    return {q, h2f(d), 0.0f};
+  static LegacyPair load2(const uint8_t* b0, const uint8_t* b1) {
+    LegacyPair p{};
+    p.lo = join128(b0 + 2, b1 + 2);
+    p.hi = join128(b0 + 18, b1 + 18);
+    if constexpr (D::kVnni) {
+      const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+      p.lo = _mm256_xor_si256(p.lo, flip);
+      p.hi = _mm256_xor_si256(p.hi, flip);
+    }
+    p.dbits = load_u16(b0) | load_u16(b1) << 16;
+    return p;
   }
 };
 
@@ -90,17 +131,28 @@ struct Iq4Nl {
   static constexpr size_t kBytes = 18;
   static constexpr bool kSigned = !D::kVnni, kHasMin = false;
   static constexpr int kOffset = D::kVnni ? 128 : 0;
-  static LegacyBlock load(const uint8_t* b) {
-    uint16_t d;
-    std::memcpy(&d, b, 2);
+  static LegacyPair load2(const uint8_t* b0, const uint8_t* b1) {
     // The level table, +128 for VNNI's unsigned operand.
-    const int bias = D::kVnni ? 128 : 0;
-    alignas(16) int8_t table[16];
-    for (int i = 0; i < 16; ++i) table[i] = static_cast<int8_t>(kIq4NlValues[i] + bias);
-    const __m256i lut = _mm256_broadcastsi128_si256(load128(table));
-    return {_mm256_shuffle_epi8(lut, unpack_nibbles32(b + 2)), h2f(d), 0.0f};
+    const __m256i lut = D::kVnni ? _mm256_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, -127, -115, -103, -90, -75, -59, -39, -15,
+                                                    1, 24, 45, 63, 79, 93, 106, 118, -127, -115, -103, -90, -75, -59, -39, -15)
+                                 : _mm256_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+                                                    -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+    LegacyPair p{};
+    nibbles_pair(b0 + 2, b1 + 2, &p.lo, &p.hi);
+    p.lo = _mm256_shuffle_epi8(lut, p.lo);
+    p.hi = _mm256_shuffle_epi8(lut, p.hi);
+    p.dbits = load_u16(b0) | load_u16(b1) << 16;
+    return p;
   }
 };
+
+// Two fp16 scales (b0 | b1 << 16) as floats in lanes 0 and 1.
+inline __m128 halves2(uint32_t bits) { return _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(bits))); }
+
+// [s0 s0 s0 s0 s1 s1 s1 s1] from lanes 0, 1 of s.
+inline __m256 spread2(__m128 s) {
+  return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
+}
 
 // R rows x T tokens of one legacy format; see driver.h for the contract.
 template <class D, class F>
@@ -114,52 +166,65 @@ struct LegacyKernel {
   static void tile(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t nb,
                    float* y, size_t ys) {
     __m256 acc[R][T];
-    float macc[R][T];
+    __m128 macc[R][T];
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) {
         acc[r][t] = _mm256_setzero_ps();
-        macc[r][t] = 0.0f;
+        macc[r][t] = _mm_setzero_ps();
       }
-    const uint8_t* xsums[T];
-    for (int t = 0; t < T; ++t) xsums[t] = x + t * xs + nb * 34;
-    for (int64_t b = 0; b < nb; ++b) {
-      __m256i xv[T], init[T];
-      float dx[T], sx[T];
+    for (int64_t b = 0; b < nb; b += 2) {
+      // An odd last block pairs with itself; its second copy gets scale 0.
+      const bool single = b + 1 == nb;
+      const int64_t b1 = single ? b : b + 1;
+      const uint32_t keep = single ? 0xffffu : 0xffffffffu;
+      __m256i xlo[T], xhi[T], init[T];
+      __m128 dx[T], sx[T];
       for (int t = 0; t < T; ++t) {
-        const uint8_t* xb = x + t * xs + b * 34;
-        uint16_t dh;
-        int16_t s;
-        std::memcpy(&dh, xb, 2);
-        std::memcpy(&s, xsums[t] + 2 * b, 2);
-        xv[t] = load256(xb + 2);
-        dx[t] = h2f(dh);
-        sx[t] = dx[t] * static_cast<float>(s);
+        const uint8_t* xt = x + t * xs;
+        const uint8_t* x0 = xt + b * 34;
+        const uint8_t* x1 = xt + b1 * 34;
+        xlo[t] = join128(x0 + 2, x1 + 2);
+        xhi[t] = join128(x0 + 18, x1 + 18);
+        dx[t] = halves2((load_u16(x0) | load_u16(x1) << 16) & keep);
+        if constexpr (F::kHasMin) {
+          int16_t s0, s1;
+          std::memcpy(&s0, xt + nb * 34 + 2 * b, 2);
+          std::memcpy(&s1, xt + nb * 34 + 2 * b1, 2);
+          sx[t] = _mm_mul_ps(dx[t], _mm_setr_ps(static_cast<float>(s0), static_cast<float>(s1), 0.0f, 0.0f));
+        }
         // The zero-point correction -kOffset * x per int32 lane, so every lane stays an exact
-        // partial dot product of its own four columns (no cancellation across lanes later).
+        // partial dot product of its own columns (no cancellation across lanes later).
         if constexpr (F::kOffset != 0) {
           const __m256i off = _mm256_set1_epi8(static_cast<char>(F::kOffset));
-          init[t] = _mm256_sub_epi32(_mm256_setzero_si256(), dot_u8s8<D>(_mm256_setzero_si256(), off, xv[t]));
+          const __m256i s = dot_u8s8<D>(dot_u8s8<D>(_mm256_setzero_si256(), off, xlo[t]), off, xhi[t]);
+          init[t] = _mm256_sub_epi32(_mm256_setzero_si256(), s);
         } else {
           init[t] = _mm256_setzero_si256();
         }
       }
       for (int r = 0; r < R; ++r) {
-        const uint8_t* wp = w + r * ws + b * F::kBytes;
-        prefetch_ahead<1>(wp, R * ws);
-        const LegacyBlock wb = F::load(wp);
+        const uint8_t* wr = w + r * ws;
+        prefetch_span(wr, b * F::kBytes, (b + 2) * F::kBytes, 2 * R * ws);
+        const LegacyPair p = F::load2(wr + b * F::kBytes, wr + b1 * F::kBytes);
+        const __m128 dw = halves2(p.dbits);
         for (int t = 0; t < T; ++t) {
           __m256i dot;
-          if constexpr (F::kSigned)
-            dot = dot_u8s8<D>(init[t], _mm256_sign_epi8(wb.u, wb.u), _mm256_sign_epi8(xv[t], wb.u));
-          else
-            dot = dot_u8s8<D>(init[t], wb.u, xv[t]);
-          acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(wb.d * dx[t]), acc[r][t]);
-          if constexpr (F::kHasMin) macc[r][t] += wb.m * sx[t];
+          if constexpr (F::kSigned) {
+            dot = dot_u8s8<D>(init[t], _mm256_sign_epi8(p.lo, p.lo), _mm256_sign_epi8(xlo[t], p.lo));
+            dot = dot_u8s8<D>(dot, _mm256_sign_epi8(p.hi, p.hi), _mm256_sign_epi8(xhi[t], p.hi));
+          } else {
+            dot = dot_u8s8<D>(dot_u8s8<D>(init[t], p.lo, xlo[t]), p.hi, xhi[t]);
+          }
+          acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), spread2(_mm_mul_ps(dw, dx[t])), acc[r][t]);
+          if constexpr (F::kHasMin) macc[r][t] = _mm_fmadd_ps(halves2(p.mbits), sx[t], macc[r][t]);
         }
       }
     }
     for (int t = 0; t < T; ++t)
-      for (int r = 0; r < R; ++r) y[t * ys + r] = hsum(acc[r][t]) + macc[r][t];
+      for (int r = 0; r < R; ++r) {
+        const __m128 m = macc[r][t];
+        y[t * ys + r] = hsum(acc[r][t]) + (_mm_cvtss_f32(m) + _mm_cvtss_f32(_mm_shuffle_ps(m, m, 1)));
+      }
   }
 };
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs dependencies, then
 #   1. builds with g++ (warnings are errors) and runs every test but the "slow" label,
-#   2. builds with clang + ASan/UBSan (warnings are errors) and runs the "unit" tests,
-#   3. builds the libFuzzer targets with clang and fuzzes each parser for FUZZ_SECONDS (default 60).
+#   2. builds with clang + ASan/UBSan + libFuzzer instrumentation (warnings are errors), runs the
+#      "unit" tests there, then fuzzes each parser for FUZZ_SECONDS (default 60).
 # Set EDGELLM_TEST_SLOW=1 to include the "slow" label (long fuzzing, big models, benchmarks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,15 +16,11 @@ exclude=(-LE slow)
 [ "${EDGELLM_TEST_SLOW:-0}" = 1 ] && exclude=()
 (cd build-test && ctest --output-on-failure -j "$jobs" "${exclude[@]}") || status=1
 
-echo "== clang ASan/UBSan build, unit tests"
+echo "== clang ASan/UBSan + libFuzzer build: unit tests, then each fuzz target for FUZZ_SECONDS"
 CC=clang CXX=clang++ scripts/build.sh build-asan -DEDGELLM_WERROR=ON -DEDGELLM_SANITIZE=ON \
-  -DEDGELLM_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --output-on-failure -j "$jobs" -L unit) || status=1
-
-echo "== libFuzzer targets"
-CC=clang CXX=clang++ scripts/build.sh build-fuzz -DEDGELLM_FUZZ=ON -DEDGELLM_BUILD_TESTS=ON \
-  -DEDGELLM_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
-(cd build-fuzz && FUZZ_SECONDS="${FUZZ_SECONDS:-60}" ctest --output-on-failure -L fuzz) || status=1
+  -DEDGELLM_FUZZ=ON -DEDGELLM_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+(cd build-asan && ctest --output-on-failure -j "$jobs" -L unit) || status=1
+(cd build-asan && FUZZ_SECONDS="${FUZZ_SECONDS:-60}" ctest --output-on-failure -L fuzz) || status=1
 
 exit "$status"

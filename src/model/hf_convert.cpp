@@ -27,6 +27,13 @@ void HfConverter::transform(const std::string&, const std::vector<int64_t>&, std
 
 std::vector<ExtraTensor> HfConverter::extra_tensors(const json&) const { return {}; }
 
+std::vector<DerivedTensor> HfConverter::derived_tensors(
+    const json&, const std::map<std::string, std::vector<int64_t>>&) const {
+  return {};
+}
+
+bool HfConverter::keep_f32(const std::string&) const { return false; }
+
 // ---- config.json helpers ----
 
 int64_t hf_int(const json& c, const char* k) {
@@ -204,6 +211,7 @@ struct PlannedTensor {
   std::vector<int64_t> dims;           // GGUF order
   const SafetensorsCheckpoint::Entry* source = nullptr;
   const ExtraTensor* extra = nullptr;
+  const DerivedTensor* derived = nullptr;
 };
 
 // token_embd, then blocks in numeric order, then the rest.
@@ -261,10 +269,28 @@ void convert_hf_checkpoint(const std::string& hf_dir, const std::string& out_pat
 
   // Plan every output tensor (name, type, shape) before reading any data.
   const std::vector<ExtraTensor> extras = conv->extra_tensors(config);
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const auto& entry : ckpt.tensors()) shapes[entry.info->name] = entry.info->shape;
+  const std::vector<DerivedTensor> derived = conv->derived_tensors(config, shapes);
+  std::set<std::string> consumed;
+  const auto matrix_type = [&](const std::string& gname, const std::vector<int64_t>& dims) {
+    if (dims.size() < 2 || conv->keep_f32(gname)) return TensorType::F32;
+    TensorType type = options.type;
+    if (type == TensorType::Q8_0 && dims[0] % traits(type).block_size != 0) type = TensorType::F16;
+    return type;
+  };
   std::vector<PlannedTensor> plan;
   std::set<std::string> names;
   for (const ExtraTensor& e : extras) plan.push_back({e.name, TensorType::F32, e.dims, nullptr, &e});
+  for (const DerivedTensor& d : derived) {
+    for (const std::string& src : d.sources) {
+      if (ckpt.find(src) == nullptr) fail("convert: checkpoint tensor '{}' (needed for '{}') is missing", src, d.name);
+      consumed.insert(src);
+    }
+    plan.push_back({d.name, matrix_type(d.name, d.dims), d.dims, nullptr, nullptr, &d});
+  }
   for (const auto& entry : ckpt.tensors()) {
+    if (consumed.count(entry.info->name)) continue;
     std::optional<std::string> gname = conv->tensor_name(entry.info->name);
     if (!gname) continue;
     if (tied && *gname == gguf::tensor::kOutput) continue;  // llama.cpp drops a tied LM head
@@ -272,11 +298,7 @@ void convert_hf_checkpoint(const std::string& hf_dir, const std::string& out_pat
     if (dims.empty()) dims.push_back(1);
     for (int64_t d : dims)
       if (d <= 0) fail("convert: tensor '{}' has an empty dimension", entry.info->name);
-    TensorType type = TensorType::F32;  // 1-D tensors (norms, biases) stay F32, as llama.cpp
-    if (dims.size() >= 2) {
-      type = options.type;
-      if (type == TensorType::Q8_0 && dims[0] % traits(type).block_size != 0) type = TensorType::F16;
-    }
+    const TensorType type = matrix_type(*gname, dims);  // 1-D tensors (norms, biases) stay F32, as llama.cpp
     plan.push_back({*gname, type, std::move(dims), &entry, nullptr});
   }
   // A tied checkpoint may hold only lm_head.weight (HF de-duplicates shared tensors on save and
@@ -296,7 +318,7 @@ void convert_hf_checkpoint(const std::string& hf_dir, const std::string& out_pat
   if (!names.count(std::string(gguf::tensor::kTokenEmbedding)))
     fail("convert: the checkpoint has no token embedding (model.embed_tokens.weight)");
   std::stable_sort(plan.begin(), plan.end(), [](const PlannedTensor& a, const PlannedTensor& b) {
-    const bool ea = a.extra != nullptr, eb = b.extra != nullptr;
+    const bool ea = a.extra != nullptr, eb = b.extra != nullptr;  // extras first, as llama.cpp
     if (ea != eb) return ea;
     return order_key(a.name) < order_key(b.name);
   });
@@ -307,6 +329,13 @@ void convert_hf_checkpoint(const std::string& hf_dir, const std::string& out_pat
     std::vector<float> data;
     if (p.extra != nullptr) {
       data = p.extra->data;
+    } else if (p.derived != nullptr) {
+      std::vector<std::vector<float>> inputs;
+      for (const std::string& src : p.derived->sources) inputs.push_back(ckpt.read_f32(*ckpt.find(src)));
+      data = p.derived->build(inputs);
+      size_t n = 1;
+      for (int64_t d : p.dims) n *= static_cast<size_t>(d);
+      if (data.size() != n) fail("convert: '{}' was built with {} values, expected {}", p.name, data.size(), n);
     } else {
       data = ckpt.read_f32(*p.source);
       conv->transform(p.name, p.source->info->shape, data, config);

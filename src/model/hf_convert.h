@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +29,15 @@ struct ExtraTensor {
   std::vector<float> data;
 };
 
+// A GGUF tensor assembled from other checkpoint tensors (e.g. per-expert matrices stacked into
+// one 3-D tensor, or one part of a split matrix). Its sources are not converted one-to-one.
+struct DerivedTensor {
+  std::string name;
+  std::vector<int64_t> dims;          // GGUF order (dims[0] fastest)
+  std::vector<std::string> sources;   // checkpoint tensor names, in the order build() gets them
+  std::function<std::vector<float>(std::vector<std::vector<float>>& sources)> build;
+};
+
 class HfConverter {
  public:
   virtual ~HfConverter() = default;
@@ -41,6 +52,13 @@ class HfConverter {
   virtual void transform(const std::string& gguf_name, const std::vector<int64_t>& hf_shape,
                          std::vector<float>& data, const nlohmann::json& config) const;
   virtual std::vector<ExtraTensor> extra_tensors(const nlohmann::json& config) const;
+  // Tensors built from several checkpoint tensors (shapes: checkpoint name -> HF shape,
+  // outermost first). Every source named here is left out of the one-to-one conversion.
+  virtual std::vector<DerivedTensor> derived_tensors(
+      const nlohmann::json& config, const std::map<std::string, std::vector<int64_t>>& shapes) const;
+  // True for a 2-D+ tensor that stays F32 whatever the output type (llama.cpp keeps e.g. MoE
+  // router weights in F32).
+  virtual bool keep_f32(const std::string& gguf_name) const;
 };
 
 struct ConvertOptions {

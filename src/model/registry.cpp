@@ -10,6 +10,7 @@ namespace edgellm::model {
 // Defined in arch_<name>.cpp.
 std::unique_ptr<Architecture> make_llama_architecture();
 std::unique_ptr<Architecture> make_qwen2_architecture();
+std::unique_ptr<Architecture> make_deepseek2_architecture();
 
 namespace {
 
@@ -22,6 +23,7 @@ struct Entry {
 constexpr Entry kEntries[] = {
     {"llama", "LlamaForCausalLM", make_llama_architecture},
     {"qwen2", "Qwen2ForCausalLM", make_qwen2_architecture},
+    {"deepseek2", "DeepseekV2ForCausalLM", make_deepseek2_architecture},
 };
 
 std::string joined(bool hf) {

@@ -21,7 +21,7 @@ KvCache::KvCache(int64_t n_ctx, std::vector<KvLayerShape> layers, KvType type)
   layers_.resize(layers.size());
   for (size_t i = 0; i < layers.size(); ++i) {
     const KvLayerShape& s = layers[i];
-    if (s.k_width <= 0 || s.v_width <= 0) fail("KV cache: layer {} has empty rows", i);
+    if (s.k_width <= 0 || s.v_width < 0) fail("KV cache: layer {} has empty key rows", i);
     Layer& l = layers_[i];
     l.shape = s;
     const auto nk = static_cast<size_t>(n_ctx * s.k_width);
@@ -49,6 +49,13 @@ size_t KvCache::size_bytes() const {
   return total;
 }
 
+size_t KvCache::bytes_per_token() const {
+  const size_t elem = type_ == KvType::F16 ? 2 : 4;
+  size_t total = 0;
+  for (const Layer& l : layers_) total += static_cast<size_t>(l.shape.k_width + l.shape.v_width) * elem;
+  return total;
+}
+
 void KvCache::store(int layer, int64_t pos, int64_t n_tokens, const float* k, const float* v) {
   shape(layer);
   if (pos < 0 || n_tokens < 0 || pos + n_tokens > n_ctx_)
@@ -61,7 +68,7 @@ void KvCache::store(int layer, int64_t pos, int64_t n_tokens, const float* k, co
     for (int64_t i = 0; i < n_tokens * vw; ++i) l.v16[static_cast<size_t>(pos * vw + i)] = fp32_to_fp16(v[i]);
   } else {
     std::copy(k, k + n_tokens * kw, l.k32.begin() + pos * kw);
-    std::copy(v, v + n_tokens * vw, l.v32.begin() + pos * vw);
+    if (vw > 0) std::copy(v, v + n_tokens * vw, l.v32.begin() + pos * vw);
   }
 }
 

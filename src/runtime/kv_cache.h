@@ -15,7 +15,7 @@ std::string_view kv_type_name(KvType type);
 
 struct KvLayerShape {
   int64_t k_width = 0;  // floats per position in the key row (all KV heads)
-  int64_t v_width = 0;
+  int64_t v_width = 0;  // 0: the layer keeps no value rows (MLA reads its values from the keys)
 };
 
 class KvCache {
@@ -27,9 +27,12 @@ class KvCache {
   size_t n_layers() const { return layers_.size(); }
   const KvLayerShape& shape(int layer) const;
   size_t size_bytes() const;
+  // Cache bytes one position takes over all layers (keys and values).
+  size_t bytes_per_token() const;
 
   // Writes n_tokens rows of keys and values (k: n_tokens × k_width, v: n_tokens × v_width) at
-  // positions pos .. pos+n_tokens-1. Throws when that does not fit in the context.
+  // positions pos .. pos+n_tokens-1 (v may be null when v_width is 0). Throws when that does
+  // not fit in the context.
   void store(int layer, int64_t pos, int64_t n_tokens, const float* k, const float* v);
 
   // Copies columns [col, col+n_cols) of positions [0, n_pos) as floats into out (n_pos × n_cols).

@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "core/error.h"
+#include "model/footprint.h"
 #include "model/model.h"
 #include "runtime/session.h"
 #include "runtime/thread_pool.h"
@@ -125,6 +126,13 @@ void run(const RunArgs& a) {
                static_cast<long long>(n_generated),
                n_decoded > 0 ? static_cast<double>(n_decoded) / std::max(decode_s, 1e-9) : 0.0,
                peak_rss_mib());
+  // What one token costs in memory: its KV cache rows and the weights its forward pass reads.
+  const size_t kv_bytes = session.kv_cache().bytes_per_token();
+  std::fprintf(stderr, "KV cache: %zu values, %zu bytes/token (%s) | weights read per token: %.1f MiB of %.1f MiB\n",
+               kv_bytes / (params.kv_type == runtime::KvType::F16 ? 2 : 4), kv_bytes,
+               std::string(runtime::kv_type_name(params.kv_type)).c_str(),
+               static_cast<double>(model::active_weight_bytes_per_token(*model)) / (1024.0 * 1024.0),
+               static_cast<double>(model->weight_bytes()) / (1024.0 * 1024.0));
 }
 
 }  // namespace

@@ -1,0 +1,237 @@
+#include "model/mla_attention.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "core/error.h"
+#include "gguf/gguf_names.h"
+#include "kernels/ops.h"
+#include "kernels/rope.h"
+#include "model/weight_stack.h"
+#include "model/weights.h"
+#include "runtime/kv_cache.h"
+#include "runtime/scratch.h"
+#include "runtime/thread_pool.h"
+
+namespace edgellm::model {
+
+namespace {
+
+namespace tn = gguf::tensor;
+using gguf::block_tensor;
+
+// Scratch slots of the attention (below the MoE FFN's 16.., the session's 32..).
+enum Slot : size_t { kQ = 2, kQA, kKv, kO, kKeys, kKpe, kQAbs, kOLat };
+
+size_t sz(int64_t n) { return static_cast<size_t>(n); }
+
+// y (n × w.cols) = x (n × w.rows) · W: the product with the weight's transpose orientation,
+// for per-head matrices stored the other way round. Serial (called per head by a worker).
+void matmul_xw(const kernels::WeightMatrix& w, const float* x, int64_t n, float* y) {
+  std::vector<float> row(sz(w.cols));
+  std::fill(y, y + n * w.cols, 0.0f);
+  for (int64_t r = 0; r < w.rows; ++r) {
+    kernels::dequantize_weight_row(w, r, row.data());
+    for (int64_t t = 0; t < n; ++t) {
+      const float a = x[t * w.rows + r];
+      float* yt = y + t * w.cols;
+      for (int64_t c = 0; c < w.cols; ++c) yt[c] += a * row[sz(c)];
+    }
+  }
+}
+
+// y = x · Wᵀ, serially (inside a worker of the shared pool).
+void matmul_serial(const kernels::WeightMatrix& w, const float* x, int64_t n, float* y) {
+  runtime::ThreadPool inline_pool(1);  // runs on the calling thread, no extra thread
+  kernels::matmul(w, x, n, y, inline_pool);
+}
+
+}  // namespace
+
+MlaWeights load_mla_weights(const WeightLoader& w, const MlaParams& p, int i) {
+  const int64_t H = p.n_head, dk = p.head_dim_k(), L = p.kv_lora_rank;
+  const int64_t nope = p.head_dim_nope, R = p.head_dim_rope, V = p.head_dim_v;
+  MlaWeights m;
+  if (p.q_lora_rank > 0) {
+    m.wq_a = w.matrix(block_tensor(i, tn::kAttnQA), p.q_lora_rank, p.n_embd);
+    m.q_a_norm = w.vector(block_tensor(i, tn::kAttnQANorm), p.q_lora_rank);
+    m.wq_b = w.matrix(block_tensor(i, tn::kAttnQB), H * dk, p.q_lora_rank);
+  } else {
+    m.wq = w.matrix(block_tensor(i, tn::kAttnQ), H * dk, p.n_embd);
+  }
+  m.wkv_a = w.matrix(block_tensor(i, tn::kAttnKvAMqa), L + R, p.n_embd);
+  m.kv_a_norm = w.vector(block_tensor(i, tn::kAttnKvANorm), L);
+  if (p.split_kv_b) {
+    m.uk = stacked_matrices(w, block_tensor(i, tn::kAttnKB), H, L, nope);  // W_UKᵀ per head
+    m.uv = stacked_matrices(w, block_tensor(i, tn::kAttnVB), H, V, L);
+    m.uk_transposed = true;
+  } else {
+    const kernels::WeightMatrix kv_b = w.matrix(block_tensor(i, tn::kAttnKvB), H * (nope + V), L);
+    for (int64_t h = 0; h < H; ++h) {
+      m.uk.push_back({kv_b.type, nope, L, kv_b.row(h * (nope + V))});
+      m.uv.push_back({kv_b.type, V, L, kv_b.row(h * (nope + V) + nope)});
+    }
+    m.uk_transposed = false;
+  }
+  m.wo = w.matrix(block_tensor(i, tn::kAttnOutput), p.n_embd, H * V);
+  return m;
+}
+
+MlaAttention::MlaAttention(const MlaParams& params, MlaWeights weights)
+    : p_(params), w_(std::move(weights)) {}
+
+MlaPath MlaAttention::choose_path(int64_t pos0, int64_t n) const {
+  // Multiply-adds of each order for this batch (H heads, L latent, R rope, V value widths):
+  //   absorbed:     n·H·nope·L (absorb q) + pairs·H·(2L + R) + n·H·V·L (W_UV after attention)
+  //   decompressed: P·H·(nope + V)·L (expand every cached latent) + pairs·H·(nope + R + V)
+  // with P = pos0 + n cached positions and pairs = Σ_t (pos0 + t + 1) query/key pairs.
+  const double H = static_cast<double>(p_.n_head), L = static_cast<double>(p_.kv_lora_rank);
+  const double R = static_cast<double>(p_.head_dim_rope), V = static_cast<double>(p_.head_dim_v);
+  const double nope = static_cast<double>(p_.head_dim_nope);
+  const double nd = static_cast<double>(n), P = static_cast<double>(pos0 + n);
+  const double pairs = nd * static_cast<double>(pos0) + nd * (nd + 1.0) / 2.0;
+  const double absorbed = nd * H * nope * L + pairs * H * (2.0 * L + R) + nd * H * V * L;
+  const double decompressed = P * H * (nope + V) * L + pairs * H * (nope + R + V);
+  return decompressed < absorbed ? MlaPath::Decompressed : MlaPath::Absorbed;
+}
+
+void MlaAttention::forward(int layer, const float* x, float* out, LayerContext& ctx,
+                           MlaPath path) const {
+  const int64_t n = ctx.n_tokens, H = p_.n_head, dk = p_.head_dim_k(), L = p_.kv_lora_rank;
+  const int64_t R = p_.head_dim_rope, W = p_.cache_width();
+  float* q = ctx.scratch.get(kQ, sz(n * H * dk));
+  if (!w_.wq.empty()) {
+    kernels::matmul(w_.wq, x, n, q, ctx.pool);
+  } else {
+    float* qa = ctx.scratch.get(kQA, sz(n * p_.q_lora_rank));
+    kernels::matmul(w_.wq_a, x, n, qa, ctx.pool);
+    for (int64_t t = 0; t < n; ++t)
+      kernels::rms_norm(qa + t * p_.q_lora_rank, w_.q_a_norm.data(), qa + t * p_.q_lora_rank, p_.q_lora_rank, p_.rms_eps);
+    kernels::matmul(w_.wq_b, qa, n, q, ctx.pool);
+  }
+  // The cache row [rmsnorm(c) | RoPE(k_pe)] is built in place in the W_KVA output.
+  float* kv = ctx.scratch.get(kKv, sz(n * W));
+  kernels::matmul(w_.wkv_a, x, n, kv, ctx.pool);
+  const int64_t pairs = ctx.rope.n_pairs();
+  for (int64_t t = 0; t < n; ++t) {
+    const float* cos = ctx.rope_cos + t * pairs;
+    const float* sin = ctx.rope_sin + t * pairs;
+    float* row = kv + t * W;
+    kernels::rms_norm(row, w_.kv_a_norm.data(), row, L, p_.rms_eps);
+    ctx.rope.apply(row + L, 1, R, cos, sin);
+    ctx.rope.apply(q + t * H * dk + p_.head_dim_nope, H, dk, cos, sin);
+  }
+  ctx.kv.store(layer, ctx.pos0, n, kv, nullptr);
+
+  float* o = ctx.scratch.get(kO, sz(n * H * p_.head_dim_v));
+  if (path == MlaPath::Absorbed) {
+    attend_absorbed(layer, q, o, ctx);
+  } else {
+    attend_decompressed(layer, q, o, ctx);
+  }
+  kernels::matmul(w_.wo, o, n, out, ctx.pool);
+}
+
+void MlaAttention::attend_absorbed(int layer, const float* q, float* o, LayerContext& ctx) const {
+  const int64_t n = ctx.n_tokens, H = p_.n_head, dk = p_.head_dim_k(), L = p_.kv_lora_rank;
+  const int64_t nope = p_.head_dim_nope, R = p_.head_dim_rope, V = p_.head_dim_v, W = p_.cache_width();
+  const int64_t n_pos = ctx.pos0 + n;
+  float* keys = ctx.scratch.get(kKeys, sz(n_pos * W));
+  ctx.kv.read_k(layer, n_pos, 0, W, keys);
+
+  // 1. Queries into latent space: per head [W_UKᵀ q_nope | q_pe], width W like a cache row.
+  float* qw = ctx.scratch.get(kQAbs, sz(n * H * W));
+  ctx.pool.parallel_for(H, 1, [&](int64_t h0, int64_t h1) {
+    std::vector<float> qn(sz(n * nope)), qabs(sz(n * L));
+    for (int64_t h = h0; h < h1; ++h) {
+      for (int64_t t = 0; t < n; ++t) {
+        const float* src = q + (t * H + h) * dk;
+        std::copy(src, src + nope, qn.data() + t * nope);
+      }
+      if (w_.uk_transposed) {
+        matmul_serial(w_.uk[sz(h)], qn.data(), n, qabs.data());
+      } else {
+        matmul_xw(w_.uk[sz(h)], qn.data(), n, qabs.data());
+      }
+      for (int64_t t = 0; t < n; ++t) {
+        float* dst = qw + (t * H + h) * W;
+        std::copy(qabs.data() + t * L, qabs.data() + (t + 1) * L, dst);
+        const float* pe = q + (t * H + h) * dk + nope;
+        std::copy(pe, pe + R, dst + L);
+      }
+    }
+  });
+
+  // 2. Attention of every (token, head) over the cached rows; the values are the latents.
+  float* ol = ctx.scratch.get(kOLat, sz(n * H * L));
+  const float scale = p_.kq_scale;
+  ctx.pool.parallel_for(n * H, 1, [&](int64_t i0, int64_t i1) {
+    std::vector<float> scores(sz(n_pos));
+    for (int64_t item = i0; item < i1; ++item) {
+      const int64_t t = item / H;
+      const int64_t n_visible = ctx.pos0 + t + 1;
+      const float* qv = qw + item * W;
+      for (int64_t p = 0; p < n_visible; ++p) scores[sz(p)] = kernels::dot_f32(qv, keys + p * W, W) * scale;
+      kernels::softmax(scores.data(), n_visible);
+      float* ov = ol + item * L;
+      std::fill(ov, ov + L, 0.0f);
+      for (int64_t p = 0; p < n_visible; ++p) {
+        const float a = scores[sz(p)];
+        const float* c = keys + p * W;
+        for (int64_t d = 0; d < L; ++d) ov[d] += a * c[d];
+      }
+    }
+  });
+
+  // 3. Values out of latent space: o_h = W_UV_h · (attention-weighted latent).
+  ctx.pool.parallel_for(H, 1, [&](int64_t h0, int64_t h1) {
+    std::vector<float> lat(sz(n * L)), vh(sz(n * V));
+    for (int64_t h = h0; h < h1; ++h) {
+      for (int64_t t = 0; t < n; ++t) std::copy(ol + (t * H + h) * L, ol + (t * H + h + 1) * L, lat.data() + t * L);
+      matmul_serial(w_.uv[sz(h)], lat.data(), n, vh.data());
+      for (int64_t t = 0; t < n; ++t) std::copy(vh.data() + t * V, vh.data() + (t + 1) * V, o + (t * H + h) * V);
+    }
+  });
+}
+
+void MlaAttention::attend_decompressed(int layer, const float* q, float* o, LayerContext& ctx) const {
+  const int64_t n = ctx.n_tokens, H = p_.n_head, dk = p_.head_dim_k(), L = p_.kv_lora_rank;
+  const int64_t nope = p_.head_dim_nope, R = p_.head_dim_rope, V = p_.head_dim_v;
+  const int64_t n_pos = ctx.pos0 + n;
+  float* lat = ctx.scratch.get(kKeys, sz(n_pos * L));
+  float* kpe = ctx.scratch.get(kKpe, sz(n_pos * R));
+  ctx.kv.read_k(layer, n_pos, 0, L, lat);
+  ctx.kv.read_k(layer, n_pos, L, R, kpe);
+  const float scale = p_.kq_scale;
+
+  ctx.pool.parallel_for(H, 1, [&](int64_t h0, int64_t h1) {
+    std::vector<float> kn(sz(n_pos * nope)), vh(sz(n_pos * V)), scores(sz(n_pos));
+    for (int64_t h = h0; h < h1; ++h) {
+      // Per-head keys and values of every cached position.
+      if (w_.uk_transposed) {
+        matmul_xw(w_.uk[sz(h)], lat, n_pos, kn.data());
+      } else {
+        matmul_serial(w_.uk[sz(h)], lat, n_pos, kn.data());
+      }
+      matmul_serial(w_.uv[sz(h)], lat, n_pos, vh.data());
+      for (int64_t t = 0; t < n; ++t) {
+        const int64_t n_visible = ctx.pos0 + t + 1;
+        const float* qn = q + (t * H + h) * dk;
+        const float* qp = qn + nope;
+        for (int64_t p = 0; p < n_visible; ++p)
+          scores[sz(p)] = (kernels::dot_f32(qn, kn.data() + p * nope, nope) +
+                           kernels::dot_f32(qp, kpe + p * R, R)) * scale;
+        kernels::softmax(scores.data(), n_visible);
+        float* oh = o + (t * H + h) * V;
+        std::fill(oh, oh + V, 0.0f);
+        for (int64_t p = 0; p < n_visible; ++p) {
+          const float a = scores[sz(p)];
+          const float* vp = vh.data() + p * V;
+          for (int64_t d = 0; d < V; ++d) oh[d] += a * vp[d];
+        }
+      }
+    }
+  });
+}
+
+}  // namespace edgellm::model

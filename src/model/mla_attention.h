@@ -1,0 +1,71 @@
+// Multi-head Latent Attention (DeepSeek-V2, arXiv 2405.04434 §2.1) over a cache that holds only
+// the compressed latent c (kv_lora_rank) and the shared RoPE key k_pe per token:
+//   q_h      = W_Q x (or W_QB·rmsnorm(W_QA x)), split into q_nope_h | q_pe_h (RoPE on q_pe_h)
+//   [c|k_pe] = W_KVA x;  c = rmsnorm(c);  k_pe = RoPE(k_pe)         -> cache row [c | k_pe]
+//   score    = kq_scale · (q_nope_h·W_UK_h c_p + q_pe_h·k_pe_p)
+//   o_h      = W_UV_h Σ_p softmax(score)_p c_p;   out = W_O [o_1 .. o_H]
+// Two equivalent evaluation orders:
+//   Absorbed (decode): q_nope_h is moved into latent space once per token (W_UK_hᵀ q_nope_h),
+//     attention runs over the cached rows directly as one shared "KV head" of width
+//     kv_lora_rank + rope, and W_UV_h is applied to the latent result after attention. Per
+//     cached token the cost is H·(2·kv_lora_rank + rope), independent of head sizes.
+//   Decompressed (prefill): every cached latent is expanded to per-head keys and values
+//     (W_UK_h c_p, W_UV_h c_p) and ordinary attention runs with the small head sizes, which is
+//     cheaper when the batch is long enough to amortize the expansion.
+// W_UK / W_UV come from attn_k_b (stored transposed, [kv_lora_rank × nope] per head) and
+// attn_v_b, or from the legacy attn_kv_b rows; both orientations are read in place.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "model/architecture.h"
+#include "model/deepseek2_params.h"
+
+namespace edgellm::model {
+
+class WeightLoader;
+
+struct MlaWeights {
+  kernels::WeightMatrix wq;              // n_head·(nope+rope) × n_embd, or empty (low-rank q)
+  kernels::WeightMatrix wq_a, wq_b;      // q_lora_rank × n_embd, n_head·(nope+rope) × q_lora_rank
+  std::vector<float> q_a_norm;
+  kernels::WeightMatrix wkv_a;           // (kv_lora_rank + rope) × n_embd
+  std::vector<float> kv_a_norm;          // kv_lora_rank
+  std::vector<kernels::WeightMatrix> uk; // per head: W_UK (nope × kv_lora) or its transpose
+  bool uk_transposed = true;             // uk[h] is [kv_lora × nope] (attn_k_b)
+  std::vector<kernels::WeightMatrix> uv; // per head: W_UV (v × kv_lora)
+  kernels::WeightMatrix wo;              // n_embd × n_head·v
+};
+
+// Loads blk.<layer>'s attention tensors (split or legacy form, as params.split_kv_b says);
+// throws naming a missing or misshapen tensor.
+MlaWeights load_mla_weights(const WeightLoader& w, const MlaParams& params, int layer);
+
+enum class MlaPath { Absorbed, Decompressed };
+
+class MlaAttention {
+ public:
+  MlaAttention(const MlaParams& params, MlaWeights weights);
+
+  // Floats per token this layer keeps in the cache: kv_lora_rank + rope.
+  int64_t cache_width() const { return p_.cache_width(); }
+
+  // The cheaper order for a batch of n_tokens after pos0 cached tokens (a multiply-add count
+  // model calibrated on this implementation; see docs/DEEPSEEK2.md).
+  MlaPath choose_path(int64_t pos0, int64_t n_tokens) const;
+
+  // x: ctx.n_tokens rows of n_embd (normalized input); out: ctx.n_tokens rows of n_embd (the
+  // attention output after W_O). Appends this batch's cache rows to layer `layer` of ctx.kv.
+  void forward(int layer, const float* x, float* out, LayerContext& ctx, MlaPath path) const;
+
+ private:
+  void attend_absorbed(int layer, const float* q, float* o, LayerContext& ctx) const;
+  void attend_decompressed(int layer, const float* q, float* o, LayerContext& ctx) const;
+
+  MlaParams p_;
+  MlaWeights w_;
+};
+
+}  // namespace edgellm::model

@@ -1,0 +1,178 @@
+#include "model/moe_ffn.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "core/error.h"
+#include "gguf/gguf_names.h"
+#include "kernels/ops.h"
+#include "model/weight_stack.h"
+#include "model/weights.h"
+#include "runtime/scratch.h"
+
+namespace edgellm::model {
+
+namespace {
+
+namespace tn = gguf::tensor;
+using gguf::block_tensor;
+
+// Scratch slots of the MoE FFN (the block's attention uses lower ones; the session's start at 32).
+enum Slot : size_t { kLogits = 16, kGather, kGate, kUp, kExpertOut, kSharedOut };
+
+size_t matrix_bytes(const kernels::WeightMatrix& m) { return m.row_stride() * static_cast<size_t>(m.rows); }
+
+// Indices 0..n-1 ordered by descending value (ties: lower index first), first k of them.
+void top_k(const float* v, int64_t n, int64_t k, std::vector<int32_t>& idx) {
+  idx.resize(static_cast<size_t>(n));
+  std::iota(idx.begin(), idx.end(), 0);
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
+                    [v](int32_t a, int32_t b) { return v[a] > v[b] || (v[a] == v[b] && a < b); });
+  idx.resize(static_cast<size_t>(k));
+}
+
+}  // namespace
+
+void swiglu_ffn(const SwigluWeights& w, const float* x, int64_t n, float* y, float* gate_buf,
+                float* up_buf, runtime::ThreadPool& pool) {
+  kernels::matmul(w.gate, x, n, gate_buf, pool);
+  kernels::matmul(w.up, x, n, up_buf, pool);
+  kernels::swiglu(gate_buf, up_buf, n * w.gate.rows);
+  kernels::matmul(w.down, gate_buf, n, y, pool);
+}
+
+MoeWeights load_moe_weights(const WeightLoader& w, const MoeParams& p, int i) {
+  MoeWeights m;
+  m.router = w.matrix(block_tensor(i, tn::kFfnGateInp), p.n_expert, p.n_embd);
+  if (auto b = w.optional_vector(block_tensor(i, tn::kFfnExpProbsBias, "bias"), p.n_expert)) m.selection_bias = std::move(*b);
+  const auto gate = stacked_matrices(w, block_tensor(i, tn::kFfnGateExps), p.n_expert, p.n_ff_exp, p.n_embd);
+  const auto up = stacked_matrices(w, block_tensor(i, tn::kFfnUpExps), p.n_expert, p.n_ff_exp, p.n_embd);
+  const auto down = stacked_matrices(w, block_tensor(i, tn::kFfnDownExps), p.n_expert, p.n_embd, p.n_ff_exp);
+  for (int64_t e = 0; e < p.n_expert; ++e) {
+    const auto s = static_cast<size_t>(e);
+    m.experts.push_back({gate[s], up[s], down[s]});
+  }
+  if (p.n_expert_shared > 0) {
+    const int64_t ff = p.n_ff_exp * p.n_expert_shared;
+    m.shared = SwigluWeights{w.matrix(block_tensor(i, tn::kFfnGateShexp), ff, p.n_embd),
+                             w.matrix(block_tensor(i, tn::kFfnUpShexp), ff, p.n_embd),
+                             w.matrix(block_tensor(i, tn::kFfnDownShexp), p.n_embd, ff)};
+  }
+  return m;
+}
+
+void route_tokens(const MoeParams& p, const float* logits, const std::vector<float>& bias,
+                  int64_t n_tokens, Routing& out) {
+  const int64_t n_exp = p.n_expert, k = p.n_expert_used;
+  if (!bias.empty() && static_cast<int64_t>(bias.size()) != n_exp) fail("moe: expert bias has {} values for {} experts", bias.size(), n_exp);
+  out.expert.resize(static_cast<size_t>(n_tokens * k));
+  out.weight.resize(static_cast<size_t>(n_tokens * k));
+  std::vector<float> probs(static_cast<size_t>(n_exp)), select(static_cast<size_t>(n_exp));
+  std::vector<float> group_score;
+  std::vector<int32_t> idx, groups;
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const float* l = logits + t * n_exp;
+    std::copy(l, l + n_exp, probs.begin());
+    if (p.gating == ExpertGating::Softmax) {
+      kernels::softmax(probs.data(), n_exp);
+    } else {
+      for (float& v : probs) v = 1.0f / (1.0f + std::exp(-v));
+    }
+    for (int64_t e = 0; e < n_exp; ++e)
+      select[static_cast<size_t>(e)] = probs[static_cast<size_t>(e)] + (bias.empty() ? 0.0f : bias[static_cast<size_t>(e)]);
+
+    if (p.n_group > 1) {
+      // A group's score is the sum of its two best selection scores (one when it has one expert).
+      const int64_t per_group = n_exp / p.n_group;
+      group_score.assign(static_cast<size_t>(p.n_group), 0.0f);
+      for (int64_t g = 0; g < p.n_group; ++g) {
+        top_k(select.data() + g * per_group, per_group, std::min<int64_t>(2, per_group), idx);
+        for (int32_t j : idx) group_score[static_cast<size_t>(g)] += select[static_cast<size_t>(g * per_group + j)];
+      }
+      top_k(group_score.data(), p.n_group, p.n_group_used, groups);
+      std::vector<bool> keep(static_cast<size_t>(p.n_group), false);
+      for (int32_t g : groups) keep[static_cast<size_t>(g)] = true;
+      for (int64_t e = 0; e < n_exp; ++e)
+        if (!keep[static_cast<size_t>(e / per_group)]) select[static_cast<size_t>(e)] = kNegInf;
+    }
+
+    top_k(select.data(), n_exp, k, idx);
+    int32_t* ex = out.expert.data() + t * k;
+    float* wt = out.weight.data() + t * k;
+    float sum = 0.0f;
+    for (int64_t j = 0; j < k; ++j) {
+      ex[j] = idx[static_cast<size_t>(j)];
+      wt[j] = probs[static_cast<size_t>(ex[j])];
+      sum += wt[j];
+    }
+    if (p.norm_weights) {
+      sum = std::max(sum, 6.103515625e-5f);  // llama.cpp clamps to F16's smallest normal
+      for (int64_t j = 0; j < k; ++j) wt[j] /= sum;
+    }
+    if (p.weights_scale != 1.0f)
+      for (int64_t j = 0; j < k; ++j) wt[j] *= p.weights_scale;
+  }
+}
+
+MoeFfn::MoeFfn(const MoeParams& params, MoeWeights weights) : p_(params), w_(std::move(weights)) {}
+
+void MoeFfn::forward(const float* x, int64_t n, float* y, runtime::Scratch& scratch,
+                     runtime::ThreadPool& pool) const {
+  const int64_t n_embd = p_.n_embd, k = p_.n_expert_used;
+  const auto sz = [](int64_t a) { return static_cast<size_t>(a); };
+  float* logits = scratch.get(kLogits, sz(n * p_.n_expert));
+  kernels::matmul(w_.router, x, n, logits, pool);
+  Routing r;
+  route_tokens(p_, logits, w_.selection_bias, n, r);
+
+  // Group the (token, slot) pairs by expert so that each selected expert runs once.
+  std::vector<int64_t> start(sz(p_.n_expert + 1), 0);
+  for (int32_t e : r.expert) ++start[sz(e + 1)];
+  for (int64_t e = 0; e < p_.n_expert; ++e) start[sz(e + 1)] += start[sz(e)];
+  std::vector<int64_t> pair_of(sz(n * k)), fill(start.begin(), start.end() - 1);
+  for (int64_t i = 0; i < n * k; ++i) pair_of[sz(fill[sz(r.expert[sz(i)])]++)] = i;
+
+  std::fill(y, y + n * n_embd, 0.0f);
+  const int64_t max_rows = std::max<int64_t>(n, 1);
+  const int64_t ff_max = std::max(p_.n_ff_exp, p_.n_ff_exp * std::max<int64_t>(p_.n_expert_shared, 1));
+  float* xe = scratch.get(kGather, sz(max_rows * n_embd));
+  float* gate = scratch.get(kGate, sz(max_rows * ff_max));
+  float* up = scratch.get(kUp, sz(max_rows * ff_max));
+  float* ye = scratch.get(kExpertOut, sz(max_rows * n_embd));
+  for (int64_t e = 0; e < p_.n_expert; ++e) {
+    const int64_t begin = start[sz(e)], m = start[sz(e + 1)] - begin;
+    if (m == 0) continue;
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t t = pair_of[sz(begin + i)] / k;
+      std::copy(x + t * n_embd, x + (t + 1) * n_embd, xe + i * n_embd);
+    }
+    swiglu_ffn(w_.experts[sz(e)], xe, m, ye, gate, up, pool);
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t pair = pair_of[sz(begin + i)], t = pair / k;
+      const float wt = r.weight[sz(pair)];
+      float* yt = y + t * n_embd;
+      const float* src = ye + i * n_embd;
+      for (int64_t d = 0; d < n_embd; ++d) yt[d] += wt * src[d];
+    }
+  }
+  if (w_.shared) {
+    float* shared = scratch.get(kSharedOut, sz(n * n_embd));
+    swiglu_ffn(*w_.shared, x, n, shared, gate, up, pool);
+    kernels::add_inplace(y, shared, n * n_embd);
+  }
+}
+
+size_t MoeFfn::active_bytes_per_token() const {
+  size_t total = matrix_bytes(w_.router);
+  if (!w_.experts.empty()) {
+    const SwigluWeights& e = w_.experts.front();
+    total += static_cast<size_t>(p_.n_expert_used) * (matrix_bytes(e.gate) + matrix_bytes(e.up) + matrix_bytes(e.down));
+  }
+  if (w_.shared) total += matrix_bytes(w_.shared->gate) + matrix_bytes(w_.shared->up) + matrix_bytes(w_.shared->down);
+  return total;
+}
+
+}  // namespace edgellm::model

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
 #include "core/error.h"
+#include "core/fp16.h"
 #include "kernels/ops.h"
 #include "kernels/quant/quant.h"
 #include "runtime/thread_pool.h"
@@ -53,6 +55,21 @@ TEST(Matmul, MatchesDoubleProductOfDequantizedWeights) {
               << type_name(c.type) << " t=" << t << " r=" << r << " threads=" << threads;
         }
     }
+  }
+}
+
+TEST(Matmul, F16RowsDequantizeBitExactlyForEveryValue) {
+  std::vector<uint16_t> all(65536);
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint16_t>(i);
+  const WeightMatrix w{TensorType::F16, 1, 65536, reinterpret_cast<const uint8_t*>(all.data())};
+  std::vector<float> out(all.size());
+  dequantize_weight_row(w, 0, out.data());
+  for (size_t i = 0; i < all.size(); ++i) {
+    uint32_t got, want;
+    const float ref = fp16_to_fp32(all[i]);
+    std::memcpy(&got, &out[i], 4);
+    std::memcpy(&want, &ref, 4);
+    ASSERT_EQ(got, want) << "half 0x" << std::hex << i;
   }
 }
 

@@ -144,7 +144,7 @@ TEST_P(TinyModelTest, ConvertedModelMatchesPyTorchReference) {
 INSTANTIATE_TEST_SUITE_P(Variants, TinyModelTest,
                          ::testing::Values("llama_gqa", "llama_mha_tied", "llama_bias_linear",
                                            "llama3_rope", "llama_yarn", "qwen2", "qwen2_yarn"),
-                         ::testing::PrintToStringParamName());
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 // The real TinyStories-656K checkpoint: greedy text and logits against the reference.
 TEST(TinyStories, GreedyTextAndLogitsMatchReference) {

@@ -31,9 +31,4 @@ KernelSet make_neon_set();
 KernelSet make_neon_dotprod_set();
 KernelSet make_neon_i8mm_set();
 
-// Activation layout helpers shared by all levels (see kernels.h).
-inline const int16_t* q8_0_sums(const uint8_t* xq, int64_t nb) {
-  return reinterpret_cast<const int16_t*>(xq + nb * 34);
-}
-
 }  // namespace edgellm::kernels::detail

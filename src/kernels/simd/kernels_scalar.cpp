@@ -2,6 +2,7 @@
 // dot product follows the formats' definitions directly: exact integer sums per (sub-)block,
 // then one f32 multiply-add per block in column order.
 #include <cmath>
+#include <cstring>
 
 #include "core/fp16.h"
 #include "kernels/simd/driver.h"
@@ -16,9 +17,13 @@ using namespace blk;
 
 float h2f(uint16_t h) { return fp16_to_fp32(h); }
 
+// Rows may sit at any byte address (GGUF data is only 32-byte aligned as a whole, and row
+// strides need not keep the block structs' 2/4-byte alignment): copy each block out.
 template <class Block>
-const Block* block_at(const uint8_t* p, int64_t i) {
-  return reinterpret_cast<const Block*>(p) + i;
+Block block_at(const uint8_t* p, int64_t i) {
+  Block b;
+  std::memcpy(&b, p + i * static_cast<int64_t>(sizeof(Block)), sizeof(Block));
+  return b;
 }
 
 // --- legacy 32-element blocks against Q8_0 activations --------------------------------------
@@ -82,10 +87,14 @@ struct Iq4Nl {
 
 template <class F>
 float row_dot_q8_0(const uint8_t* w, const uint8_t* xq, int64_t nb) {
-  const int16_t* sums = q8_0_sums(xq, nb);
+  const uint8_t* sum_bytes = xq + nb * 34;
   float acc = 0.0f;
   for (int64_t i = 0; i < nb; ++i)
-    acc += F::block_dot(*block_at<typename F::Block>(w, i), *block_at<BlockQ8_0>(xq, i), sums[i]);
+  {
+    int16_t sum;
+    std::memcpy(&sum, sum_bytes + 2 * i, 2);
+    acc += F::block_dot(block_at<typename F::Block>(w, i), block_at<BlockQ8_0>(xq, i), sum);
+  }
   return acc;
 }
 
@@ -179,7 +188,7 @@ float superblock_q2_k(const BlockQ2_K& b, const BlockQ8_K& x) {
 template <class Block, float (*Super)(const Block&, const BlockQ8_K&)>
 float row_dot_q8_k(const uint8_t* w, const uint8_t* xq, int64_t nb) {
   float acc = 0.0f;
-  for (int64_t i = 0; i < nb; ++i) acc += Super(*block_at<Block>(w, i), *block_at<BlockQ8_K>(xq, i));
+  for (int64_t i = 0; i < nb; ++i) acc += Super(block_at<Block>(w, i), block_at<BlockQ8_K>(xq, i));
   return acc;
 }
 

@@ -9,7 +9,7 @@ namespace {
 
 struct WF32 {
   static constexpr size_t kSize = 4;
-  static float32x4_t load4(const uint8_t* p) { return vld1q_f32(reinterpret_cast<const float*>(p)); }
+  static float32x4_t load4(const uint8_t* p) { return vreinterpretq_f32_u8(vld1q_u8(p)); }
   static float load1(const uint8_t* p) {
     float v;
     std::memcpy(&v, p, 4);
@@ -20,7 +20,7 @@ struct WF32 {
 struct WF16 {
   static constexpr size_t kSize = 2;
   static float32x4_t load4(const uint8_t* p) {
-    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const uint16_t*>(p))));
+    return vcvt_f32_f16(vreinterpret_f16_u8(vld1_u8(p)));
   }
   static float load1(const uint8_t* p) {
     uint16_t v;
@@ -32,7 +32,7 @@ struct WF16 {
 struct WBF16 {
   static constexpr size_t kSize = 2;
   static float32x4_t load4(const uint8_t* p) {
-    return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(reinterpret_cast<const uint16_t*>(p)), 16));
+    return vreinterpretq_f32_u32(vshll_n_u16(vreinterpret_u16_u8(vld1_u8(p)), 16));
   }
   static float load1(const uint8_t* p) {
     uint16_t v;
@@ -60,7 +60,7 @@ struct FloatKernel {
     int64_t i = 0;
     for (; i + 4 <= n; i += 4) {
       float32x4_t xv[T];
-      for (int t = 0; t < T; ++t) xv[t] = vld1q_f32(reinterpret_cast<const float*>(x + t * xs) + i);
+      for (int t = 0; t < T; ++t) xv[t] = WF32::load4(x + t * xs + 4 * i);
       for (int r = 0; r < R; ++r) {
         const uint8_t* wp = w + r * ws + i * W::kSize;
         prefetch_ahead<1>(wp, 2 * R * ws);
@@ -71,8 +71,7 @@ struct FloatKernel {
     for (int t = 0; t < T; ++t)
       for (int r = 0; r < R; ++r) {
         float s = vaddvq_f32(acc[r][t]);
-        const auto* xt = reinterpret_cast<const float*>(x + t * xs);
-        for (int64_t k = i; k < n; ++k) s += W::load1(w + r * ws + k * W::kSize) * xt[k];
+        for (int64_t k = i; k < n; ++k) s += W::load1(w + r * ws + k * W::kSize) * WF32::load1(x + t * xs + 4 * k);
         y[t * ys + r] = s;
       }
   }

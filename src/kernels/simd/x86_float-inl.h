@@ -70,8 +70,7 @@ struct FloatKernel {
     for (int t = 0; t < T; ++t)
       for (int r = 0; r < R; ++r) {
         float s = hsum(acc[r][t]);
-        const auto* xt = reinterpret_cast<const float*>(x + t * xs);
-        for (int64_t k = i; k < n; ++k) s += W::load1(w + r * ws + k * W::kSize) * xt[k];
+        for (int64_t k = i; k < n; ++k) s += W::load1(w + r * ws + k * W::kSize) * WF32::load1(x + t * xs + 4 * k);
         y[t * ys + r] = s;
       }
   }

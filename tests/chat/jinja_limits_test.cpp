@@ -1,6 +1,6 @@
 // Hostile templates and inputs: every one must end quickly with a clear edgellm::Error, never
 // hang, crash or exhaust memory. Also a small deterministic fuzz loop over token soup.
-#include <chrono>
+#include <ctime>
 #include <random>
 #include <thread>
 
@@ -12,15 +12,17 @@ namespace {
 using testing::render;
 using testing::render_error;
 
-// Runs `source` and expects an error containing `fragment` within two seconds.
+// Runs `source` and expects an error containing `fragment` within a few CPU seconds (CPU
+// time, not wall time, so a busy machine does not make the test flaky; generous enough for
+// sanitizer builds, far below what a hang would take).
 void expect_fast_error(const std::string& source, const std::string& fragment, std::string_view context = "{}",
                        RenderOptions options = testing::fixed_time_options()) {
-  const auto start = std::chrono::steady_clock::now();
+  const std::clock_t start = std::clock();
   const std::string message = render_error(source, context, options);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double cpu_seconds = static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
   EXPECT_NE(message, "") << "expected an error for: " << source.substr(0, 200);
   EXPECT_NE(message.find(fragment), std::string::npos) << "message: " << message;
-  EXPECT_LT(seconds, 2.0) << "took too long: " << source.substr(0, 200);
+  EXPECT_LT(cpu_seconds, 5.0) << "took too long: " << source.substr(0, 200);
 }
 
 TEST(JinjaLimits, HugeRangeIsRefusedLikeTheSandbox) {
@@ -81,8 +83,11 @@ TEST(JinjaLimits, OutputSizeIsBounded) {
 }
 
 TEST(JinjaLimits, WorkAndNestingOfCreatedDataAreBounded) {
+  RenderOptions tight = testing::fixed_time_options();
+  tight.limits.max_work_bytes = 8u << 20;
   expect_fast_error("{% set ns = namespace(l=[1]) %}{% for i in range(64) %}{% set ns.l = ns.l + ns.l %}{% endfor %}",
-                    "too much work");
+                    "too much work", "{}", tight);
+  // With the default budget, one oversized repetition is refused before it is allocated.
   expect_fast_error("{% set ns = namespace(l=[]) %}{% for i in range(2000) %}{% set ns.l = [ns.l] %}{% endfor %}",
                     "nested more than");
   expect_fast_error("{% set l = [0] * 100000 %}{% for i in range(100) %}{{ (l * 100) | length }}{% endfor %}",

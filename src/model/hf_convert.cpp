@@ -308,9 +308,9 @@ void convert_hf_checkpoint(const std::string& hf_dir, const std::string& out_pat
     if (const auto* head = ckpt.find("lm_head.weight")) {
       std::vector<int64_t> dims(head->info->shape.rbegin(), head->info->shape.rend());
       if (dims.size() != 2) fail("convert: lm_head.weight must be 2-D");
-      TensorType type = options.type;
-      if (type == TensorType::Q8_0 && dims[0] % traits(type).block_size != 0) type = TensorType::F16;
-      plan.push_back({std::string(gguf::tensor::kTokenEmbedding), type, std::move(dims), head, nullptr});
+      const std::string embd(gguf::tensor::kTokenEmbedding);
+      const TensorType type = matrix_type(embd, dims);
+      plan.push_back({embd, type, std::move(dims), head, nullptr});
     }
   }
   for (const PlannedTensor& p : plan)

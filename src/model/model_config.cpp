@@ -6,6 +6,7 @@
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_names.h"
 #include "kernels/quant/quant.h"
+#include "model/weights.h"
 
 namespace edgellm::model {
 
@@ -69,6 +70,7 @@ void read_rope_scaling(const gguf::GgufFile& f, std::string_view arch, ModelConf
       fail("tensor '{}' must hold rope.dimension_count/2 = {} values", tensor::kRopeFreqs, half);
     if (!quant::can_dequantize(t->type))
       fail("tensor '{}' has unsupported type {}", tensor::kRopeFreqs, type_name(t->type));
+    check_tensor_alignment(*t);
     r.freq_factors.resize(static_cast<size_t>(half));
     quant::dequantize_row(t->type, t->data, r.freq_factors.data(), half);
   }

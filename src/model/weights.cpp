@@ -1,5 +1,6 @@
 #include "model/weights.h"
 
+#include <cstdint>
 #include <string>
 
 #include "core/error.h"
@@ -18,6 +19,17 @@ std::string dims_text(const std::vector<int64_t>& dims) {
 
 }  // namespace
 
+void check_tensor_alignment(const gguf::TensorInfo& t) {
+  // F32 / F16 / BF16 data is read as float / uint16_t; a file with a tiny general.alignment
+  // could otherwise place it at an odd address.
+  size_t need = 1;
+  if (t.type == TensorType::F32) need = alignof(float);
+  if (t.type == TensorType::F16 || t.type == TensorType::BF16) need = alignof(uint16_t);
+  if (reinterpret_cast<uintptr_t>(t.data) % need != 0)
+    fail("tensor '{}' ({}) starts at a misaligned address; the file's alignment is unusable", t.name,
+         type_name(t.type));
+}
+
 bool WeightLoader::has(std::string_view name) const { return file_.find_tensor(name) != nullptr; }
 
 std::optional<kernels::WeightMatrix> WeightLoader::optional_matrix(std::string_view name,
@@ -30,6 +42,7 @@ std::optional<kernels::WeightMatrix> WeightLoader::optional_matrix(std::string_v
          dims_text(t->dims), cols, rows, arch_);
   if (!quant::can_dequantize(t->type))
     fail("tensor '{}' has type {}, which this build cannot compute with", name, type_name(t->type));
+  check_tensor_alignment(*t);
   return kernels::WeightMatrix{t->type, rows, cols, t->data};
 }
 
@@ -48,6 +61,7 @@ std::optional<std::vector<float>> WeightLoader::optional_vector(std::string_view
          n, arch_);
   if (!quant::can_dequantize(t->type))
     fail("tensor '{}' has type {}, which this build cannot read", name, type_name(t->type));
+  check_tensor_alignment(*t);
   std::vector<float> out(static_cast<size_t>(n));
   quant::dequantize_row(t->type, t->data, out.data(), n);
   return out;

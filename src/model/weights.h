@@ -12,9 +12,13 @@
 
 namespace edgellm::gguf {
 class GgufFile;
+struct TensorInfo;
 }
 
 namespace edgellm::model {
+
+// Throws when an F32/F16/BF16 tensor's data is not aligned for its element type.
+void check_tensor_alignment(const gguf::TensorInfo& tensor);
 
 class WeightLoader {
  public:

@@ -109,6 +109,20 @@ class Cursor {
   size_t pos_ = 0;
 };
 
+// A key or tensor name from the file, fit for an error message: control bytes escaped and long
+// names cut, so a hostile name cannot flood or garble the terminal.
+std::string printable(std::string_view name) {
+  constexpr size_t kMaxShown = 96;
+  std::string out;
+  for (size_t i = 0; i < name.size() && i < kMaxShown; ++i) {
+    const unsigned char c = static_cast<unsigned char>(name[i]);
+    if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+    else out += static_cast<char>(c);
+  }
+  if (name.size() > kMaxShown) out += fmt::format("...({} bytes)", name.size());
+  return out;
+}
+
 size_t min_encoded_bytes(ValueType t) {
   switch (t) {
     case ValueType::U8: case ValueType::I8: case ValueType::BOOL: return 1;
@@ -261,7 +275,7 @@ void GgufFile::parse() {
       kv.value = read_value(in, budget, type, 0);
       if (kv.key == kAlignmentKey) alignment_ = checked_alignment(in, value_at, kv.value);
     } catch (const Error& e) {
-      fail("{} (in metadata key #{} '{}')", e.what(), i, kv.key);
+      fail("{} (in metadata key #{} '{}')", e.what(), i, printable(kv.key));
     }
     metadata_.push_back(std::move(kv));
     kv_offsets.push_back(kv_at);
@@ -271,7 +285,7 @@ void GgufFile::parse() {
     keys.reserve(metadata_.size());
     for (size_t i = 0; i < metadata_.size(); ++i)
       if (!keys.insert(metadata_[i].key).second)
-        in.fail_at(kv_offsets[i], "duplicate metadata key '{}'", metadata_[i].key);
+        in.fail_at(kv_offsets[i], "duplicate metadata key '{}'", printable(metadata_[i].key));
   }
 
   // ---- tensor infos ----
@@ -309,7 +323,7 @@ void GgufFile::parse() {
         in.fail_at(offset_at, "data offset {} is not a multiple of the alignment {}", t.offset,
                    alignment_);
     } catch (const Error& e) {
-      fail("{} (in tensor info #{} '{}')", e.what(), i, t.name);
+      fail("{} (in tensor info #{} '{}')", e.what(), i, printable(t.name));
     }
     tensors_.push_back(std::move(t));
     info_offsets.push_back(info_at);
@@ -319,7 +333,7 @@ void GgufFile::parse() {
     names.reserve(tensors_.size());
     for (size_t i = 0; i < tensors_.size(); ++i)
       if (!names.insert(tensors_[i].name).second)
-        in.fail_at(info_offsets[i], "duplicate tensor name '{}'", tensors_[i].name);
+        in.fail_at(info_offsets[i], "duplicate tensor name '{}'", printable(tensors_[i].name));
   }
 
   // ---- data section ----
@@ -333,7 +347,8 @@ void GgufFile::parse() {
   for (TensorInfo& t : tensors_) {
     if (t.offset > data_size || t.n_bytes > data_size - t.offset)
       fail("GGUF tensor '{}': data [{}, +{}) at absolute byte offset {} runs past the end of the "
-           "{}-byte file", t.name, t.offset, t.n_bytes, data_offset_ + t.offset, bytes_.size());
+           "{}-byte file",
+           printable(t.name), t.offset, t.n_bytes, data_offset_ + t.offset, bytes_.size());
     t.data = bytes_.data() + data_offset_ + t.offset;
   }
 
@@ -347,7 +362,8 @@ void GgufFile::parse() {
     const TensorInfo& b = *by_offset[i];
     if (a.offset + a.n_bytes > b.offset)
       fail("GGUF tensors '{}' and '{}' overlap: data [{}, {}) and [{}, {}) at absolute byte "
-           "offsets {} and {}", a.name, b.name, a.offset, a.offset + a.n_bytes, b.offset,
+           "offsets {} and {}",
+           printable(a.name), printable(b.name), a.offset, a.offset + a.n_bytes, b.offset,
            b.offset + b.n_bytes, data_offset_ + a.offset, data_offset_ + b.offset);
   }
 }

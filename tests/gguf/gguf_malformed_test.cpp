@@ -98,6 +98,13 @@ TEST(GgufMalformed, MetadataValues) {
   expect_rejected(Bytes{}.header(0, 1).str("").u32(4).u32(0).v, "metadata key #0 is empty");
   expect_rejected(Bytes{}.header(0, 2).kv_u32("k", 1).kv_u32("k", 2).v, "duplicate metadata key 'k'");
   expect_rejected(Bytes{}.header(0, 1).str("k").u32(10).u32(7).v, "truncated u64 value");
+  // Names from the file are escaped and cut in messages.
+  std::string long_key(1002, 'b');
+  long_key[0] = 'a';
+  long_key[1] = '\x01';
+  expect_rejected(Bytes{}.header(0, 2).kv_u32(long_key, 1).kv_u32(long_key, 2).v,
+                  "duplicate metadata key 'a\\x01bbbb");
+  expect_rejected(Bytes{}.header(0, 2).kv_u32(long_key, 1).kv_u32(long_key, 2).v, "...(1002 bytes)'");
 
   Bytes deep;
   deep.header(0, 1).str("k").u32(9);

@@ -56,9 +56,9 @@ std::string make_mixed_text(size_t target_bytes) {
       const int n = std::uniform_int_distribution<int>(5, 20)(rng);
       std::string sentence = pick(english);
       sentence[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(sentence[0])));
-      for (int i = 1; i < n; ++i) sentence += (i % 7 == 6 ? ", " : " ") + pick(english);
-      if (kind == 0) sentence += " " + std::to_string(std::uniform_int_distribution<int>(0, 99999)(rng));
-      text += sentence + (kind == 1 ? "?\n" : ". ");
+      for (int i = 1; i < n; ++i) sentence.append(i % 7 == 6 ? ", " : " ").append(pick(english));
+      if (kind == 0) sentence.append(" ").append(std::to_string(std::uniform_int_distribution<int>(0, 99999)(rng)));
+      text.append(sentence).append(kind == 1 ? "?\n" : ". ");
     } else if (kind < 8) {  // a Chinese sentence
       const int n = std::uniform_int_distribution<int>(6, 30)(rng);
       for (int i = 0; i < n; ++i) text += pick(chinese);

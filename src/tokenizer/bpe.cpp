@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <climits>
-#include <queue>
 
 #include "core/error.h"
 #include "tokenizer/unicode.h"
@@ -58,11 +57,15 @@ BpeEncoder::BpeEncoder(const Vocab& vocab, const TokenIndex& index, bool ignore_
     const int32_t r = symbol_for(right, index);
     merges_.insert(l, r, {static_cast<int32_t>(rank), symbol_for(joined, index)});
   }
+  byte_pair_merge_.resize(256 * 256);
+  for (int a = 0; a < 256; ++a) {
+    for (int b = 0; b < 256; ++b) byte_pair_merge_[a * 256 + b] = merge_of(byte_symbol_[a], byte_symbol_[b]);
+  }
 }
 
-int32_t BpeEncoder::rank_of(int32_t left, int32_t right) const {
+MergeTable::Merge BpeEncoder::merge_of(int32_t left, int32_t right) const {
   const MergeTable::Merge* m = merges_.find(left, right);
-  return m == nullptr ? INT_MAX : m->rank;
+  return m == nullptr ? MergeTable::Merge{INT_MAX, -1} : *m;
 }
 
 void BpeEncoder::emit(int32_t symbol, std::vector<int32_t>& out) const {
@@ -81,23 +84,29 @@ void BpeEncoder::emit(int32_t symbol, std::vector<int32_t>& out) const {
 // Short pieces (almost all): a flat array, erase on merge; cache-friendly and allocation-free.
 void BpeEncoder::merge_small(BpeScratch& s) const {
   auto& sym = s.symbols;
-  auto& rank = s.ranks;  // rank[i] belongs to the pair (sym[i], sym[i+1])
-  rank.resize(sym.size());
-  for (size_t i = 0; i + 1 < sym.size(); ++i) rank[i] = rank_of(sym[i], sym[i + 1]);
-  rank.back() = INT_MAX;
+  auto& rank = s.ranks;
+  auto& result = s.results;
+  const auto set_pair = [&](size_t i) {
+    const MergeTable::Merge m = i + 1 < sym.size() ? merge_of(sym[i], sym[i + 1]) : MergeTable::Merge{INT_MAX, -1};
+    rank[i] = m.rank;
+    result[i] = m.result;
+  };
   while (sym.size() > 1) {
     const auto best = std::min_element(rank.begin(), rank.end() - 1);
     if (*best == INT_MAX) break;
     const auto i = static_cast<size_t>(best - rank.begin());
-    sym[i] = merges_.find(sym[i], sym[i + 1])->result;
-    sym.erase(sym.begin() + static_cast<std::ptrdiff_t>(i) + 1);
-    rank.erase(rank.begin() + static_cast<std::ptrdiff_t>(i) + 1);
-    rank[i] = i + 1 < sym.size() ? rank_of(sym[i], sym[i + 1]) : INT_MAX;
-    if (i > 0) rank[i - 1] = rank_of(sym[i - 1], sym[i]);
+    sym[i] = result[i];
+    const auto erase_at = static_cast<std::ptrdiff_t>(i) + 1;
+    sym.erase(sym.begin() + erase_at);
+    rank.erase(rank.begin() + erase_at);
+    result.erase(result.begin() + erase_at);
+    set_pair(i);
+    if (i > 0) set_pair(i - 1);
   }
 }
 
-// Long pieces (runs of spaces, long CJK runs): linked list + priority queue, O(n log n).
+// Longer pieces (CJK runs, runs of spaces): linked list + binary heap, O(n log n). The heap lives
+// in the scratch so a call allocates nothing once warmed up.
 void BpeEncoder::merge_large(BpeScratch& s) const {
   auto& sym = s.symbols;
   const auto n = static_cast<int32_t>(sym.size());
@@ -107,25 +116,33 @@ void BpeEncoder::merge_large(BpeScratch& s) const {
     s.prev[i] = i - 1;
     s.next[i] = i + 1 < n ? i + 1 : -1;
   }
-  struct Candidate {
-    int32_t rank, left, left_symbol, right_symbol;
-    bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : left > o.left; }
+  using Candidate = BpeScratch::Candidate;
+  // Max-heap order inverted: the lowest rank, then the leftmost position, comes out first.
+  const auto later = [](const Candidate& a, const Candidate& b) {
+    return a.rank != b.rank ? a.rank > b.rank : a.left > b.left;
   };
-  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> queue;
+  auto& heap = s.heap;
+  heap.clear();
   const auto push = [&](int32_t left) {
     if (left < 0 || s.next[left] < 0) return;
     const int32_t right = s.next[left];
-    const int32_t r = rank_of(sym[left], sym[right]);
-    if (r != INT_MAX) queue.push({r, left, sym[left], sym[right]});
+    const MergeTable::Merge m = merge_of(sym[left], sym[right]);
+    if (m.rank == INT_MAX) return;
+    heap.push_back({m.rank, left, sym[left], sym[right], m.result});
+    std::push_heap(heap.begin(), heap.end(), later);
   };
-  for (int32_t i = 0; i + 1 < n; ++i) push(i);
-  while (!queue.empty()) {
-    const Candidate c = queue.top();
-    queue.pop();
+  for (int32_t i = 0; i + 1 < n; ++i) {
+    if (s.ranks[i] != INT_MAX) heap.push_back({s.ranks[i], i, sym[i], sym[i + 1], s.results[i]});
+  }
+  std::make_heap(heap.begin(), heap.end(), later);
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), later);
+    const Candidate c = heap.back();
+    heap.pop_back();
     const int32_t right = s.next[c.left];
     // Stale entries: the left symbol was merged away (-1) or either side changed since.
     if (sym[c.left] != c.left_symbol || right < 0 || sym[right] != c.right_symbol) continue;
-    sym[c.left] = merges_.find(c.left_symbol, c.right_symbol)->result;
+    sym[c.left] = c.result;
     sym[right] = -1;
     s.next[c.left] = s.next[right];
     if (s.next[right] >= 0) s.prev[s.next[right]] = c.left;
@@ -150,9 +167,18 @@ void BpeEncoder::encode_piece(std::string_view bytes, std::vector<int32_t>& out,
       return;
     }
   }
-  s.symbols.resize(bytes.size());
-  for (size_t i = 0; i < bytes.size(); ++i) s.symbols[i] = byte_symbol_[static_cast<uint8_t>(bytes[i])];
-  constexpr size_t kSmallPiece = 128;
+  const size_t n = bytes.size();
+  s.symbols.resize(n);
+  s.ranks.resize(n);
+  s.results.resize(n);
+  for (size_t i = 0; i < n; ++i) s.symbols[i] = byte_symbol_[static_cast<uint8_t>(bytes[i])];
+  for (size_t i = 0; i + 1 < n; ++i) {
+    const MergeTable::Merge m = byte_pair_merge_[static_cast<uint8_t>(bytes[i]) * 256 + static_cast<uint8_t>(bytes[i + 1])];
+    s.ranks[i] = m.rank;
+    s.results[i] = m.result;
+  }
+  s.ranks[n - 1] = INT_MAX;
+  constexpr size_t kSmallPiece = 24;  // measured: the flat array wins below this
   if (s.symbols.size() <= kSmallPiece) {
     merge_small(s);
   } else {

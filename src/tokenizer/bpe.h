@@ -49,10 +49,15 @@ class MergeTable {
 
 // Per-call working memory, reused across pieces to avoid allocations.
 struct BpeScratch {
+  struct Candidate {
+    int32_t rank, left, left_symbol, right_symbol, result;
+  };
   std::vector<int32_t> symbols;
-  std::vector<int32_t> ranks;
+  std::vector<int32_t> ranks;    // of the pair (symbols[i], symbols[i+1]); INT_MAX: no merge
+  std::vector<int32_t> results;  // the symbol that pair merges into
   std::vector<int32_t> prev;
   std::vector<int32_t> next;
+  std::vector<Candidate> heap;
   std::string mapped;
 };
 
@@ -65,10 +70,11 @@ class BpeEncoder {
 
  private:
   int32_t symbol_for(std::string_view text, const TokenIndex& index);
+  // Both start from scratch.symbols (one per byte) and the ranks/results of each adjacent pair.
   void merge_small(BpeScratch& scratch) const;
   void merge_large(BpeScratch& scratch) const;
   void emit(int32_t symbol, std::vector<int32_t>& out) const;
-  int32_t rank_of(int32_t left, int32_t right) const;
+  MergeTable::Merge merge_of(int32_t left, int32_t right) const;  // rank INT_MAX: none
 
   const Vocab* vocab_;
   const TokenIndex* index_;
@@ -80,6 +86,8 @@ class BpeEncoder {
   TokenIndex extra_index_;
   MergeTable merges_;
   std::array<int32_t, 256> byte_symbol_{};
+  // Merges of all byte-byte pairs: a piece's first pairs need no hashing.
+  std::vector<MergeTable::Merge> byte_pair_merge_;
   std::array<int32_t, 256> single_byte_token_{};  // token whose text is exactly that byte, or -1
 };
 

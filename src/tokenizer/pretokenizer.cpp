@@ -226,6 +226,7 @@ struct RegexSplitter::Impl {
     void operator()(pcre2_code* code) const { pcre2_code_free(code); }
   };
   std::vector<std::unique_ptr<pcre2_code, CodeDeleter>> codes;
+  std::vector<bool> jit_compiled;  // pcre2_jit_match skips pcre2_match's per-call checks
 };
 
 RegexSplitter::RegexSplitter(const PreTokenizerSpec& spec) : impl_(std::make_unique<Impl>()) {
@@ -244,7 +245,7 @@ RegexSplitter::RegexSplitter(const PreTokenizerSpec& spec) : impl_(std::make_uni
            error_offset, reinterpret_cast<const char*>(message));
     }
     // Without JIT PCRE2 still matches correctly, only slower; so a JIT failure is not an error.
-    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+    impl_->jit_compiled.push_back(pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0);
     impl_->codes.emplace_back(code);
   }
 }
@@ -274,15 +275,27 @@ struct MatchState {
   }
 };
 
-// Splits piece [offset, offset+length) of `text` by `code` into matches and gaps.
-void split_piece(const pcre2_code* code, std::string_view text, TextPiece piece, MatchState& state,
-                 std::vector<TextPiece>& out) {
+// Splits piece [offset, offset+length) of `text` by regex `level` into matches and gaps, and
+// hands each to the next level, or to `emit` after the last one. Depth-first, so no list of
+// all pieces is ever built (the text can be megabytes).
+void split_level(const RegexSplitter::Impl& impl, size_t level, std::string_view text, TextPiece piece,
+                 MatchState& state, const PieceCallback& emit) {
+  const auto forward = [&](size_t offset, size_t length) {
+    if (level + 1 == impl.codes.size()) {
+      emit(offset, length);
+    } else {
+      split_level(impl, level + 1, text, {offset, length}, state, emit);
+    }
+  };
+  const pcre2_code* code = impl.codes[level].get();
+  const bool jit = impl.jit_compiled[level];
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data() + piece.offset);
   const size_t length = piece.length;
   size_t start = 0;
   size_t last_end = 0;
   while (start < length) {
-    const int rc = pcre2_match(code, subject, length, start, 0, state.data, state.context);
+    const int rc = jit ? pcre2_jit_match(code, subject, length, start, 0, state.data, state.context)
+                       : pcre2_match(code, subject, length, start, 0, state.data, state.context);
     if (rc == PCRE2_ERROR_NOMATCH) break;
     if (rc == PCRE2_ERROR_JIT_STACKLIMIT) {
       state.grow_jit_stack();
@@ -301,30 +314,26 @@ void split_piece(const pcre2_code* code, std::string_view text, TextPiece piece,
       start = match_begin + unicode::utf8_sequence_length(static_cast<uint8_t>(subject[match_begin]));
       continue;
     }
-    if (match_begin > last_end) out.push_back({piece.offset + last_end, match_begin - last_end});
-    out.push_back({piece.offset + match_begin, match_end - match_begin});
+    if (match_begin > last_end) forward(piece.offset + last_end, match_begin - last_end);
+    forward(piece.offset + match_begin, match_end - match_begin);
     last_end = match_end;
     start = match_end;
   }
-  if (last_end < length) out.push_back({piece.offset + last_end, length - last_end});
+  if (last_end < length) forward(piece.offset + last_end, length - last_end);
 }
 
 }  // namespace
 
-void RegexSplitter::split(std::string_view text, std::vector<TextPiece>& out) const {
+void RegexSplitter::split(std::string_view text, const PieceCallback& emit) const {
   if (text.empty()) return;
   MatchState state;
   state.data = pcre2_match_data_create(1, nullptr);
   if (state.data == nullptr) fail("pre-tokenizer: out of memory");
-  std::vector<TextPiece> current{{0, text.size()}};
-  std::vector<TextPiece> next;
-  for (size_t i = 0; i < impl_->codes.size(); ++i) {
-    const bool last = i + 1 == impl_->codes.size();
-    std::vector<TextPiece>& target = last ? out : next;
-    if (!last) next.clear();
-    for (const TextPiece& piece : current) split_piece(impl_->codes[i].get(), text, piece, state, target);
-    if (!last) current.swap(next);
-  }
+  split_level(*impl_, 0, text, {0, text.size()}, state, emit);
+}
+
+void RegexSplitter::split(std::string_view text, std::vector<TextPiece>& out) const {
+  split(text, [&](size_t offset, size_t length) { out.push_back({offset, length}); });
 }
 
 }  // namespace edgellm::tok

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,6 +32,7 @@ struct TextPiece {
   size_t offset;
   size_t length;
 };
+using PieceCallback = std::function<void(size_t offset, size_t length)>;
 
 // Compiled regexes of one spec (PCRE2, UTF + Unicode properties, JIT). Thread-safe to use
 // concurrently: match state is per call.
@@ -41,12 +43,15 @@ class RegexSplitter {
   RegexSplitter& operator=(RegexSplitter&&) noexcept;
   ~RegexSplitter();
 
-  // Appends the pieces of `text` (offsets relative to text) to `out`. Invalid UTF-8 never
-  // matches, so it ends up in the between-match pieces and is still tokenized byte by byte.
+  // Calls emit(offset, length) for each piece of `text` in order. Invalid UTF-8 never matches,
+  // so it ends up in the between-match pieces and is still tokenized byte by byte.
+  void split(std::string_view text, const PieceCallback& emit) const;
+  // Appends the pieces (offsets relative to text) to `out`.
   void split(std::string_view text, std::vector<TextPiece>& out) const;
 
- private:
   struct Impl;
+
+ private:
   std::unique_ptr<Impl> impl_;
 };
 

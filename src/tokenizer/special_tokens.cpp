@@ -19,7 +19,12 @@ SpecialTokenSplitter::SpecialTokenSplitter(const Vocab& vocab, const std::vector
   std::stable_sort(candidates_.begin(), candidates_.end(),
                    [](const Candidate& a, const Candidate& b) { return a.text.size() > b.text.size(); });
   for (uint32_t i = 0; i < candidates_.size(); ++i) {
-    by_first_byte_[static_cast<uint8_t>(candidates_[i].text[0])].push_back(i);
+    const std::string_view text = candidates_[i].text;
+    by_text_.emplace(text, i);
+    auto& lengths = lengths_by_first_byte_[static_cast<uint8_t>(text[0])];
+    if (std::find(lengths.begin(), lengths.end(), text.size()) == lengths.end()) {
+      lengths.push_back(static_cast<uint32_t>(text.size()));
+    }
   }
 }
 
@@ -28,14 +33,12 @@ void SpecialTokenSplitter::split(std::string_view text, bool parse_special, std:
   std::vector<std::vector<size_t>> occurrences(candidates_.size());
   bool any = false;
   for (size_t pos = 0; pos < text.size(); ++pos) {
-    const auto& list = by_first_byte_[static_cast<uint8_t>(text[pos])];
-    for (const uint32_t c : list) {
-      const Candidate& cand = candidates_[c];
-      if (cand.needs_parse_special && !parse_special) continue;
-      if (text.compare(pos, cand.text.size(), cand.text) == 0) {
-        occurrences[c].push_back(pos);
-        any = true;
-      }
+    for (const uint32_t length : lengths_by_first_byte_[static_cast<uint8_t>(text[pos])]) {
+      if (length > text.size() - pos) continue;
+      const auto it = by_text_.find(text.substr(pos, length));
+      if (it == by_text_.end() || (candidates_[it->second].needs_parse_special && !parse_special)) continue;
+      occurrences[it->second].push_back(pos);
+      any = true;
     }
   }
   if (!any) {

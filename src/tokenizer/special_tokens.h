@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "tokenizer/vocab.h"
@@ -34,8 +35,10 @@ class SpecialTokenSplitter {
     bool needs_parse_special;
   };
   std::vector<Candidate> candidates_;  // longest first
-  // Candidates (indices, longest first) whose text starts with each byte.
-  std::array<std::vector<uint32_t>, 256> by_first_byte_;
+  std::unordered_map<std::string_view, uint32_t> by_text_;  // -> index in candidates_
+  // The distinct lengths of the candidates starting with each byte: a text position is checked
+  // with one hash lookup per length (vocabularies can have thousands of added tokens).
+  std::array<std::vector<uint32_t>, 256> lengths_by_first_byte_;
 };
 
 }  // namespace edgellm::tok

@@ -1,6 +1,7 @@
 #include "tokenizer/spm.h"
 
-#include <queue>
+#include <algorithm>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -9,10 +10,56 @@
 
 namespace edgellm::tok {
 
+namespace {
+
+size_t char_length(std::string_view text, size_t pos) {
+  return std::min(unicode::utf8_sequence_length(static_cast<uint8_t>(text[pos])), text.size() - pos);
+}
+
+// The bytes of one character (at most 4) as an integer; unique because the lead byte fixes the
+// length.
+int32_t pack_char(std::string_view text, size_t pos, size_t length) {
+  uint32_t packed = 0;
+  for (size_t i = 0; i < length; ++i) packed = (packed << 8) | static_cast<uint8_t>(text[pos + i]);
+  return static_cast<int32_t>(packed);
+}
+
+}  // namespace
+
+struct SpmEncoder::Scratch {
+  struct Symbol {
+    uint32_t offset, length;
+    int32_t prev, next;
+  };
+  struct Bigram {
+    float score;
+    int32_t left, right;
+    uint32_t length;
+  };
+  std::vector<Symbol> symbols;
+  std::vector<Bigram> heap;
+};
+
 SpmEncoder::SpmEncoder(const Vocab& vocab, const TokenIndex& index) : vocab_(&vocab), index_(&index) {
   for (int b = 0; b < 256; ++b) {
     const auto it = index.find(fmt::format("<0x{:02X}>", b));
     byte_token_[b] = it == index.end() ? -1 : it->second;
+  }
+  size_t n_pairs = 0;
+  for (const auto& token : vocab.tokens) n_pairs += token.size();
+  inner_pairs_.reserve(n_pairs);
+  for (int32_t id = 0; id < vocab.size(); ++id) {
+    const std::string_view text = vocab.tokens[id];
+    if (mergeable_token(text) != id) continue;
+    size_t pos = 0;
+    int32_t previous = 0;
+    while (pos < text.size()) {
+      const size_t n = char_length(text, pos);
+      const int32_t current = pack_char(text, pos, n);
+      if (pos > 0) inner_pairs_.insert(previous, current, {0, 0});
+      previous = current;
+      pos += n;
+    }
   }
 }
 
@@ -48,44 +95,41 @@ void SpmEncoder::emit_fallback(std::string_view text, std::vector<int32_t>& out,
   previous_was_unknown = false;
 }
 
-void SpmEncoder::encode(std::string_view text, std::vector<int32_t>& out) const {
-  if (text.empty()) return;
-  struct Symbol {
-    uint32_t offset, length;
-    int32_t prev, next;
-  };
-  std::vector<Symbol> symbols;
-  symbols.reserve(text.size());
+void SpmEncoder::encode_segment(std::string_view text, std::vector<int32_t>& out, bool& previous_was_unknown,
+                                Scratch& scratch, bool* starts_unknown) const {
+  auto& symbols = scratch.symbols;
+  symbols.clear();
   for (size_t pos = 0; pos < text.size();) {
-    const size_t n = std::min(unicode::utf8_sequence_length(static_cast<uint8_t>(text[pos])), text.size() - pos);
+    const size_t n = char_length(text, pos);
     const auto index = static_cast<int32_t>(symbols.size());
     symbols.push_back({static_cast<uint32_t>(pos), static_cast<uint32_t>(n), index - 1,
                        pos + n < text.size() ? index + 1 : -1});
     pos += n;
   }
 
-  struct Bigram {
-    float score;
-    int32_t left, right;
-    uint32_t length;
-  };
+  using Bigram = Scratch::Bigram;
+  // Heap order: the highest score, then the leftmost pair, comes out first.
   const auto lower_priority = [](const Bigram& a, const Bigram& b) {
     return a.score < b.score || (a.score == b.score && a.left > b.left);
   };
-  std::priority_queue<Bigram, std::vector<Bigram>, decltype(lower_priority)> queue(lower_priority);
+  auto& heap = scratch.heap;
+  heap.clear();
   const auto try_add = [&](int32_t left, int32_t right) {
     if (left < 0 || right < 0) return;
     const uint32_t length = symbols[left].length + symbols[right].length;
     const int32_t id = mergeable_token(text.substr(symbols[left].offset, length));
-    if (id >= 0) queue.push({vocab_->scores[id], left, right, length});
+    if (id < 0) return;
+    heap.push_back({vocab_->scores[id], left, right, length});
+    std::push_heap(heap.begin(), heap.end(), lower_priority);
   };
   for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) try_add(i - 1, i);
 
-  while (!queue.empty()) {
-    const Bigram b = queue.top();
-    queue.pop();
-    Symbol& left = symbols[b.left];
-    Symbol& right = symbols[b.right];
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), lower_priority);
+    const Bigram b = heap.back();
+    heap.pop_back();
+    auto& left = symbols[b.left];
+    auto& right = symbols[b.right];
     // Stale: one side was merged into something else since this pair was queued.
     if (left.length == 0 || right.length == 0 || left.length + right.length != b.length) continue;
     left.length += right.length;
@@ -96,7 +140,6 @@ void SpmEncoder::encode(std::string_view text, std::vector<int32_t>& out) const 
     try_add(b.left, left.next);
   }
 
-  bool previous_was_unknown = false;
   for (int32_t i = 0; i >= 0; i = symbols[i].next) {
     const std::string_view piece = text.substr(symbols[i].offset, symbols[i].length);
     const int32_t id = mergeable_token(piece);
@@ -106,7 +149,58 @@ void SpmEncoder::encode(std::string_view text, std::vector<int32_t>& out) const 
     } else {
       emit_fallback(piece, out, previous_was_unknown);
     }
+    if (i == 0 && starts_unknown != nullptr) *starts_unknown = previous_was_unknown;
   }
+}
+
+void SpmEncoder::encode(std::string_view text, std::vector<int32_t>& out) const {
+  if (text.empty()) return;
+  Scratch scratch;
+  // Repeated short segments are looked up. Unknown-token fusion depends on the previous
+  // segment, so an entry remembers whether its ids start / end with a fallback <unk>.
+  struct Cached {
+    uint32_t offset, count;
+    bool starts_unknown, ends_unknown;
+  };
+  std::unordered_map<std::string_view, Cached> cache;
+  std::vector<int32_t> pool;
+  constexpr size_t kMaxCachedSegment = 48;
+  bool previous_was_unknown = false;
+
+  const auto flush = [&](size_t begin, size_t end) {
+    const std::string_view segment = text.substr(begin, end - begin);
+    if (segment.size() > kMaxCachedSegment) {
+      encode_segment(segment, out, previous_was_unknown, scratch);
+      return;
+    }
+    auto it = cache.find(segment);
+    if (it == cache.end()) {
+      const size_t before = pool.size();
+      bool unknown = false;
+      bool starts_unknown = false;
+      encode_segment(segment, pool, unknown, scratch, &starts_unknown);
+      it = cache.emplace(segment, Cached{static_cast<uint32_t>(before), static_cast<uint32_t>(pool.size() - before),
+                                         starts_unknown, unknown}).first;
+    }
+    const Cached& c = it->second;
+    const uint32_t skip = previous_was_unknown && c.starts_unknown ? 1 : 0;  // fuse with the <unk> before
+    out.insert(out.end(), pool.begin() + c.offset + skip, pool.begin() + c.offset + c.count);
+    previous_was_unknown = c.ends_unknown;
+  };
+
+  size_t segment_start = 0;
+  int32_t previous = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t n = char_length(text, pos);
+    const int32_t current = pack_char(text, pos, n);
+    if (pos > 0 && inner_pairs_.find(previous, current) == nullptr) {
+      flush(segment_start, pos);
+      segment_start = pos;
+    }
+    previous = current;
+    pos += n;
+  }
+  flush(segment_start, text.size());
 }
 
 }  // namespace edgellm::tok

@@ -2,6 +2,10 @@
 // split into UTF-8 characters; repeatedly the adjacent pair whose concatenation is a token with
 // the highest score is merged (leftmost on ties). Characters that never became tokens are
 // emitted as byte tokens <0xNN> (byte fallback), or as the unknown token when those are absent.
+//
+// Speed: where two adjacent characters occur next to each other in no token, no merge can ever
+// cross between them, so the text is cut there and the pieces are merged independently (and
+// repeated pieces are looked up instead of merged again). The result is identical.
 #pragma once
 
 #include <array>
@@ -9,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tokenizer/bpe.h"
 #include "tokenizer/vocab.h"
 
 namespace edgellm::tok {
@@ -20,14 +25,20 @@ class SpmEncoder {
   void encode(std::string_view escaped_text, std::vector<int32_t>& out) const;
 
  private:
+  struct Scratch;
   // A token that merging may produce (control, unknown and byte tokens never are: their text is
   // not text the model saw, e.g. "<s>" or "<0x41>").
   int32_t mergeable_token(std::string_view text) const;
+  // starts_unknown (optional): set when the first character fell back to the unknown token.
+  void encode_segment(std::string_view segment, std::vector<int32_t>& out, bool& previous_was_unknown,
+                      Scratch& scratch, bool* starts_unknown = nullptr) const;
   void emit_fallback(std::string_view text, std::vector<int32_t>& out, bool& previous_was_unknown) const;
 
   const Vocab* vocab_;
   const TokenIndex* index_;
   std::array<int32_t, 256> byte_token_{};
+  // Pairs of adjacent characters that occur inside some mergeable token (key: packed bytes).
+  MergeTable inner_pairs_;
 };
 
 }  // namespace edgellm::tok

@@ -114,8 +114,6 @@ void Tokenizer::Impl::build() {
 }
 
 void Tokenizer::Impl::encode_bpe_text(std::string_view text, std::vector<int32_t>& out) const {
-  std::vector<tok::TextPiece> words;
-  splitter->split(text, words);
   tok::BpeScratch scratch;
   // Natural text repeats its words constantly; remember the ids of short words for this call.
   struct Span {
@@ -124,22 +122,22 @@ void Tokenizer::Impl::encode_bpe_text(std::string_view text, std::vector<int32_t
   std::unordered_map<std::string_view, Span> seen;
   std::vector<int32_t> cached;
   constexpr size_t kMaxCachedWord = 24;
-  const bool use_cache = words.size() > 64;
-  for (const tok::TextPiece& w : words) {
-    const std::string_view word = text.substr(w.offset, w.length);
+  const bool use_cache = text.size() > 1024;
+  splitter->split(text, [&](size_t offset, size_t length) {
+    const std::string_view word = text.substr(offset, length);
     if (!use_cache || word.size() > kMaxCachedWord) {
       bpe->encode_piece(word, out, scratch);
-      continue;
+      return;
     }
     if (const auto it = seen.find(word); it != seen.end()) {
       out.insert(out.end(), cached.begin() + it->second.offset, cached.begin() + it->second.offset + it->second.count);
-      continue;
+      return;
     }
     const size_t before = out.size();
     bpe->encode_piece(word, out, scratch);
     seen.emplace(word, Span{static_cast<uint32_t>(cached.size()), static_cast<uint32_t>(out.size() - before)});
     cached.insert(cached.end(), out.begin() + static_cast<std::ptrdiff_t>(before), out.end());
-  }
+  });
 }
 
 Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -139,7 +139,7 @@ TEST(TokenizerBpe, MergeLoopMatchesNaiveReference) {
   const tok::BpeEncoder encoder(vocab, index, false);
   tok::BpeScratch scratch;
   for (int trial = 0; trial < 250; ++trial) {
-    // Lengths beyond 128 bytes exercise the priority-queue path.
+    // Short and long words exercise both merge paths (flat array / heap).
     const size_t n = trial < 200 ? std::uniform_int_distribution<size_t>(1, 40)(rng) : 129 + (trial - 200) * 6;
     std::string word;
     for (size_t i = 0; i < n; ++i) word += "abcd "[std::uniform_int_distribution<int>(0, 4)(rng)];

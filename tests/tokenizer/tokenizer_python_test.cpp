@@ -41,6 +41,12 @@ std::vector<std::string> make_cases(const Tokenizer& t) {
     }
     cases.push_back(text);
   }
+  // Long texts repeat their pieces, which the engine then looks up instead of merging again.
+  for (int i = 0; i < 8; ++i) {
+    std::string text;
+    for (int j = 0; j < 150; ++j) text += cases[std::uniform_int_distribution<size_t>(0, 1499)(rng)] + (j % 9 ? " " : "\n");
+    cases.push_back(text);
+  }
   for (const auto& c : test::read_vocab_test_cases(std::string(EDGELLM_SHARED_DIR) +
                                                    "/tokenizers/vocab-tests/ggml-vocab-gpt-2.gguf.inp")) {
     cases.push_back(c);

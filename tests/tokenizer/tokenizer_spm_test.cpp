@@ -83,6 +83,8 @@ TEST(TokenizerSpm, UnknownTokenWithoutByteTokens) {
   j["model"]["vocab"] = vocab;
   const Tokenizer t = Tokenizer::from_hf_files(j.dump(), "");
   EXPECT_EQ(t.encode("a!?b", false), (Ids{kMetaA - 256, kUnk, kB - 256}));
+  // Repeated pieces come from the per-call cache; the fusion must still hold across them.
+  EXPECT_EQ(t.encode("a!?!?b!", false), (Ids{kMetaA - 256, kUnk, kB - 256, kUnk}));
 }
 
 TEST(TokenizerSpm, GgufRoundTripKeepsEverything) {

@@ -142,9 +142,15 @@ struct KQ3 {
     uint16_t d;
     std::memcpy(&d, b + 108, 2);
     p.d = h2f(d);
-    alignas(16) int8_t sc[16];
-    unpack_q3k_scales(b + 96, sc);
-    split_scales16(load128(sc), &p.pick, &p.corr);
+    // Word-parallel unpack (no byte stores reloaded as a vector: that stalls store forwarding):
+    // low nibbles from words 0/1 (scales 0..7 low, 8..15 high), two top bits from word 2.
+    const uint32_t w0 = load_u32(b + 96), w1 = load_u32(b + 100), w2 = load_u32(b + 104);
+    constexpr uint32_t low4 = 0x0f0f0f0fu, low2 = 0x03030303u;
+    const __m128i biased = _mm_setr_epi32(static_cast<int>((w0 & low4) | ((w2 & low2) << 4)),
+                                          static_cast<int>((w1 & low4) | (((w2 >> 2) & low2) << 4)),
+                                          static_cast<int>(((w0 >> 4) & low4) | (((w2 >> 4) & low2) << 4)),
+                                          static_cast<int>(((w1 >> 4) & low4) | (((w2 >> 6) & low2) << 4)));
+    split_scales16(_mm_sub_epi8(biased, _mm_set1_epi8(32)), &p.pick, &p.corr);
     return p;
   }
   template <class Fn>

@@ -85,6 +85,10 @@ TEST(GgufMalformed, HugeCounts) {
                   "byte offset 41: array length");
   // 1000 u64 items claimed, 8 bytes present.
   expect_rejected(Bytes{}.header(0, 1).str("k").u32(9).u32(10).u64(1000).u64(1).v, "array length 1000");
+  // Enough bytes for 2^24 + 1 u8 items, but more values than the reader keeps in memory.
+  Bytes many;
+  many.header(0, 1).str("k").u32(9).u32(0).u64((uint64_t{1} << 24) + 1).zeros((size_t{1} << 24) + 1);
+  expect_rejected(many.v, "byte offset 41: metadata holds more than 16777216 values");
   expect_rejected(Bytes{}.header(1, 0).str("t").u32(0xFFFFFFFF).zeros(40).v, "dimensions");
   expect_rejected(Bytes{}.header(1, 0).str("t").u32(5).zeros(64).v, "tensor has 5 dimensions");
   expect_rejected(Bytes{}.header(1, 0).str("t").u32(0).zeros(64).v, "tensor has 0 dimensions");

@@ -271,6 +271,19 @@ TEST(GgufRoundTrip, UnfinishedStreamLeavesNoFile) {
   EXPECT_TRUE(std::filesystem::is_empty(std::filesystem::path(path).parent_path()));
 }
 
+// The fuzzer's seeds (tests/fuzz/corpus/gguf, made by this writer) must stay valid files.
+TEST(GgufRoundTrip, FuzzSeedsParse) {
+  const std::filesystem::path dir = std::filesystem::path(EDGELLM_SOURCE_DIR) / "tests/fuzz/corpus/gguf";
+  size_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    SCOPED_TRACE(entry.path().string());
+    const GgufFile f = GgufFile::open(entry.path().string());
+    EXPECT_GE(f.version(), 2u);
+    ++n;
+  }
+  EXPECT_GE(n, 4u);
+}
+
 TEST(GgufWriterChecks, RejectsBadInput) {
   GgufWriter w;
   EXPECT_THROW(w.set_u64("general.alignment", 32), Error);  // must be u32

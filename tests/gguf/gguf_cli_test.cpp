@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gguf/gguf_writer.h"
+#include "kernels/quant/quant.h"
 
 namespace edgellm::gguf {
 namespace {
@@ -192,6 +194,48 @@ TEST_F(CliTest, DumpTensorF32F16Bf16) {
   ASSERT_EQ(values.size(), 1100000u);
   for (size_t i = 0; i < values.size(); ++i) ASSERT_EQ(values[i], kF16Cases[i % 6].value) << i;
   EXPECT_NE(big.out.find("1100 rows x 1000"), std::string::npos) << big.out;
+}
+
+// Q8_0 by hand: each block of 32 is an f16 scale and 32 int8 values, element = scale * q. Scales
+// 1 and 0.5 and small q make every product exact, so the comparison is exact.
+TEST_F(CliTest, DumpTensorQ8_0) {
+  std::vector<uint8_t> blocks;
+  std::vector<float> expected;
+  for (const HalfCase& scale : {kF16Cases[0], kF16Cases[2]}) {
+    blocks.push_back(static_cast<uint8_t>(scale.bits & 0xFF));
+    blocks.push_back(static_cast<uint8_t>(scale.bits >> 8));
+    for (int i = 0; i < 32; ++i) {
+      const int8_t q = static_cast<int8_t>(i * 7 % 64 - 32);
+      blocks.push_back(static_cast<uint8_t>(q));
+      expected.push_back(scale.value * q);
+    }
+  }
+  GgufWriter w;
+  w.add_tensor("q", TensorType::Q8_0, {32, 2}, blocks);
+  const std::string model = file("q.gguf");
+  w.write_file(model);
+  const std::string out = file("q.f32");
+  const RunResult r = run("dump-tensor '" + model + "' q --out '" + out + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_floats(out), expected);
+}
+
+// A type the kernels cannot dequantize gives an error, not garbage (skipped once all can).
+TEST_F(CliTest, DumpTensorUnsupportedType) {
+  std::optional<TensorTypeTraits> unsupported;
+  for (uint32_t id = 0; id < 64 && !unsupported; ++id) {
+    const auto t = tensor_type_traits(id);
+    if (t && !quant::can_dequantize(t->type)) unsupported = t;
+  }
+  if (!unsupported) GTEST_SKIP() << "every tensor type can be dequantized";
+  GgufWriter w;
+  w.add_tensor("u", unsupported->type, {unsupported->block_size},
+               std::vector<uint8_t>(unsupported->block_bytes, 0));
+  const std::string model = file("u.gguf");
+  w.write_file(model);
+  const RunResult r = run("dump-tensor '" + model + "' u --out '" + file("u.f32") + "'");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("cannot be dequantized"), std::string::npos) << r.err;
 }
 
 TEST_F(CliTest, ErrorsGoToStderrWithNonZeroExit) {

@@ -12,12 +12,16 @@ namespace edgellm::tok {
 
 namespace {
 
+// Length of the character at pos; an invalid byte is a character of its own (so it can never
+// swallow the start of an escaped space that follows it).
 size_t char_length(std::string_view text, size_t pos) {
-  return std::min(unicode::utf8_sequence_length(static_cast<uint8_t>(text[pos])), text.size() - pos);
+  size_t length = 0;
+  unicode::decode_utf8(text, pos, &length);
+  return length;
 }
 
-// The bytes of one character (at most 4) as an integer; unique because the lead byte fixes the
-// length.
+// The bytes of one character (at most 4) as an integer; unique because single bytes, 2-, 3- and
+// 4-byte sequences occupy disjoint ranges.
 int32_t pack_char(std::string_view text, size_t pos, size_t length) {
   uint32_t packed = 0;
   for (size_t i = 0; i < length; ++i) packed = (packed << 8) | static_cast<uint8_t>(text[pos + i]);

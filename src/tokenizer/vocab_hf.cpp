@@ -20,7 +20,7 @@ namespace {
 json parse_json(const std::string& text, std::string_view name) {
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // syntax errors, but also e.g. numbers out of range
     fail("{}: not valid JSON: {}", name, e.what());
   }
 }
@@ -179,7 +179,9 @@ void apply_post_processor(Vocab& vocab, const json& root, const std::map<std::st
 
 }  // namespace
 
-Vocab load_vocab_from_hf(const std::string& tokenizer_json, const std::string& tokenizer_config_json) {
+namespace {
+
+Vocab vocab_from_hf_json(const std::string& tokenizer_json, const std::string& tokenizer_config_json) {
   const json root = parse_json(tokenizer_json, "tokenizer.json");
   if (!root.is_object()) fail("tokenizer.json: the top level is not an object");
   const json& model = require(root, "model", "the file");
@@ -203,6 +205,10 @@ Vocab load_vocab_from_hf(const std::string& tokenizer_json, const std::string& t
   for (const auto& [text, id] : vocab_json.items()) n_tokens = std::max(n_tokens, checked_id(id, "vocab entry " + text) + 1);
   for (const auto& a : added) n_tokens = std::max(n_tokens, a.id + 1);
   if (n_tokens == 0) fail("tokenizer.json: the vocabulary is empty");
+  const size_t n_entries = vocab_json.size() + added.size();
+  if (static_cast<size_t>(n_tokens) > 2 * n_entries + 1024) {  // a few holes are normal, this is not
+    fail("tokenizer.json: token ids go up to {} for only {} tokens", n_tokens - 1, n_entries);
+  }
 
   Vocab vocab;
   vocab.tokens.assign(n_tokens, std::string());
@@ -270,6 +276,16 @@ Vocab load_vocab_from_hf(const std::string& tokenizer_json, const std::string& t
   if (vocab.add_eos && vocab.eos_id < 0) vocab.add_eos = false;
   vocab.validate("tokenizer.json");
   return vocab;
+}
+
+}  // namespace
+
+Vocab load_vocab_from_hf(const std::string& tokenizer_json, const std::string& tokenizer_config_json) {
+  try {
+    return vocab_from_hf_json(tokenizer_json, tokenizer_config_json);
+  } catch (const json::exception& e) {  // a field of an unexpected JSON type
+    fail("tokenizer.json / tokenizer_config.json: unexpected content: {}", e.what());
+  }
 }
 
 }  // namespace edgellm::tok

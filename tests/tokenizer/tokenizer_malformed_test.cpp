@@ -34,6 +34,8 @@ TEST(TokenizerMalformed, TokenizerJson) {
   expect_error([] { Tokenizer::from_hf_files(R"({"model": {"type": "Unigram", "vocab": []}})", ""); }, "Unigram");
   expect_error([] { Tokenizer::from_hf_files(R"({"model": {"type": "BPE", "vocab": {}}})", ""); }, "empty");
   expect_error([] { Tokenizer::from_hf_files(R"({"model": {"type": "BPE", "vocab": {"a": -3}}})", ""); }, "valid token id");
+  expect_error([] { Tokenizer::from_hf_files(R"({"model": {"type": 7, "vocab": {}}})", ""); }, "unexpected content");
+  expect_error([] { Tokenizer::from_hf_files("111e311", ""); }, "not valid JSON");  // number out of range
 
   json j = json::parse(byte_level_json());
   j["model"]["merges"][0] = 17;

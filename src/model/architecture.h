@@ -19,6 +19,7 @@ class GgufFile;
 namespace edgellm::runtime {
 class ThreadPool;
 class Scratch;
+class MatmulObserver;
 }  // namespace edgellm::runtime
 
 namespace edgellm::model {
@@ -36,6 +37,8 @@ struct LayerContext {
   const float* rope_sin;
   int64_t pos0;           // position of the first token of the batch
   int64_t n_tokens;
+  // When set, each weight matmul reports its input first (see runtime/matmul_observer.h).
+  runtime::MatmulObserver* observer = nullptr;
 };
 
 class Layer {

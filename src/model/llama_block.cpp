@@ -7,6 +7,7 @@
 #include "kernels/ops.h"
 #include "model/weights.h"
 #include "runtime/attention.h"
+#include "runtime/matmul_observer.h"
 #include "runtime/scratch.h"
 
 namespace edgellm::model {
@@ -22,6 +23,11 @@ enum Slot : size_t { kNorm, kQ, kK, kV, kAttn, kProj, kGate, kUp };
 std::vector<float> bias_or_empty(const WeightLoader& w, int i, std::string_view stem, int64_t n) {
   auto b = w.optional_vector(block_tensor(i, stem, "bias"), n);
   return b ? std::move(*b) : std::vector<float>{};
+}
+
+// Lets an observer (the imatrix collector) see a matmul's input; a no-op without one.
+void observe(const LayerContext& ctx, int layer, std::string_view stem, const float* x, int64_t cols) {
+  if (ctx.observer) ctx.observer->observe(block_tensor(layer, stem), x, ctx.n_tokens, cols);
 }
 
 void add_bias_if_any(float* y, const std::vector<float>& b, int64_t n_tokens) {
@@ -90,6 +96,9 @@ void LlamaBlock::forward(int index, float* x, LayerContext& ctx) const {
   // Attention: projections, RoPE on Q and K, cache, causal GQA, output projection, residual.
   for (int64_t t = 0; t < n; ++t)
     kernels::rms_norm(x + t * n_embd_, w_.attn_norm.data(), norm + t * n_embd_, n_embd_, rms_eps_);
+  observe(ctx, index, tn::kAttnQ, norm, n_embd_);
+  observe(ctx, index, tn::kAttnK, norm, n_embd_);
+  observe(ctx, index, tn::kAttnV, norm, n_embd_);
   kernels::matmul(w_.wq, norm, n, q, ctx.pool);
   kernels::matmul(w_.wk, norm, n, k, ctx.pool);
   kernels::matmul(w_.wv, norm, n, v, ctx.pool);
@@ -107,6 +116,7 @@ void LlamaBlock::forward(int index, float* x, LayerContext& ctx) const {
   const runtime::AttentionShape shape{n_head_, n_head_kv_, head_dim_k_, head_dim_v_,
                                       1.0f / std::sqrt(static_cast<float>(head_dim_k_))};
   runtime::attention(shape, ctx.kv, index, q, ctx.pos0, n, attn, ctx.pool);
+  observe(ctx, index, tn::kAttnOutput, attn, o_width);
   kernels::matmul(w_.wo, attn, n, proj, ctx.pool);
   add_bias_if_any(proj, w_.bo, n);
   kernels::add_inplace(x, proj, n * n_embd_);
@@ -116,9 +126,12 @@ void LlamaBlock::forward(int index, float* x, LayerContext& ctx) const {
   float* up = ctx.scratch.get(kUp, sz(n_ff_));
   for (int64_t t = 0; t < n; ++t)
     kernels::rms_norm(x + t * n_embd_, w_.ffn_norm.data(), norm + t * n_embd_, n_embd_, rms_eps_);
+  observe(ctx, index, tn::kFfnGate, norm, n_embd_);
+  observe(ctx, index, tn::kFfnUp, norm, n_embd_);
   kernels::matmul(w_.gate, norm, n, gate, ctx.pool);
   kernels::matmul(w_.up, norm, n, up, ctx.pool);
   kernels::swiglu(gate, up, n * n_ff_);
+  observe(ctx, index, tn::kFfnDown, gate, n_ff_);
   kernels::matmul(w_.down, gate, n, proj, ctx.pool);
   kernels::add_inplace(x, proj, n * n_embd_);
 }

@@ -5,9 +5,11 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "gguf/gguf_names.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "model/model.h"
+#include "runtime/matmul_observer.h"
 
 namespace edgellm::runtime {
 
@@ -88,7 +90,7 @@ void Session::forward_batch(std::span<const int32_t> tokens, int64_t n_logits, f
   rope.angles(n_past_, n, cos, sin);
 
   // 3. The blocks, each updating the residual stream in place.
-  model::LayerContext ctx{pool_, kv_, scratch_, rope, cos, sin, n_past_, n};
+  model::LayerContext ctx{pool_, kv_, scratch_, rope, cos, sin, n_past_, n, observer_};
   const auto& layers = model_.layers();
   for (size_t i = 0; i < layers.size(); ++i) layers[i]->forward(static_cast<int>(i), x_.data(), ctx);
   n_past_ += n;
@@ -100,6 +102,9 @@ void Session::forward_batch(std::span<const int32_t> tokens, int64_t n_logits, f
   for (int64_t t = 0; t < n_logits; ++t)
     kernels::rms_norm(x_.data() + (first + t) * n_embd, model_.output_norm().data(),
                       normed + t * n_embd, n_embd, c.rms_eps);
+  if (observer_)
+    observer_->observe(c.tied_embeddings ? gguf::tensor::kTokenEmbedding : gguf::tensor::kOutput,
+                       normed, n_logits, n_embd);
   kernels::matmul(model_.output(), normed, n_logits, logits, pool_);
 }
 

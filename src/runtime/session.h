@@ -17,6 +17,7 @@ class Model;
 namespace edgellm::runtime {
 
 class ThreadPool;
+class MatmulObserver;
 
 struct SessionParams {
   int64_t n_ctx = 0;           // 0: the model's training context, capped at 4096
@@ -39,6 +40,8 @@ class Session {
   int64_t n_vocab() const;
   const KvCache& kv_cache() const { return kv_; }
   void reset() { n_past_ = 0; }  // forget the sequence (the cache is overwritten)
+  // Every weight matmul of later eval() calls reports its input to `observer` (nullptr: none).
+  void set_matmul_observer(MatmulObserver* observer) { observer_ = observer; }
 
  private:
   void forward_batch(std::span<const int32_t> tokens, int64_t n_logits, float* logits);
@@ -51,6 +54,7 @@ class Session {
   std::vector<float> x_;       // residual stream, n_tokens × n_embd
   std::vector<float> logits_;
   int64_t n_past_ = 0;
+  MatmulObserver* observer_ = nullptr;
 };
 
 }  // namespace edgellm::runtime

@@ -2,17 +2,22 @@
 // computes it: the tokenized text is cut into non-overlapping windows of CTX tokens, the first
 // token of each window is replaced by BOS (when the model adds one), and only the second half
 // of each window is scored (each of those tokens has at least CTX/2 tokens of context).
+// --kl-base FILE also saves the scored positions' log-probabilities; a later run with
+// --kl-compare FILE evaluates the same tokens and reports KL divergence, PPL ratio and top-token
+// agreement against them (src/quantize/kl_divergence.h; files interchange with llama-perplexity).
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "commands.h"
 #include "core/error.h"
 #include "model/model.h"
+#include "quantize/kl_divergence.h"
 #include "runtime/session.h"
 #include "runtime/thread_pool.h"
 #include "tokenizer/tokenizer.h"
@@ -28,29 +33,50 @@ struct PerplexityArgs {
   int threads = 0;
   std::string kv_type = "f16";
   int64_t max_chunks = 0;
+  std::string kl_base, kl_compare, kl_format = "exact";
 };
 
-void perplexity(const PerplexityArgs& a) {
-  std::ifstream in(a.text_file, std::ios::binary);
-  if (!in) fail("cannot read text file {}", a.text_file);
+std::vector<int32_t> tokenize_file(const std::string& path, const Tokenizer& tokenizer) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot read text file {}", path);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return tokenizer.encode(text, true, false);
+}
+
+void perplexity(const PerplexityArgs& a) {
+  if (a.text_file.empty() && a.kl_compare.empty()) fail("perplexity needs -f TEXT (or --kl-compare FILE)");
+  if (!a.kl_base.empty() && !a.kl_compare.empty()) fail("--kl-base and --kl-compare cannot be used together");
+  if (a.kl_format != "exact" && a.kl_format != "llamacpp") fail("--kl-format must be exact or llamacpp");
+  // Comparing: the tokens and the window size come from the base file, as in llama.cpp.
+  std::optional<quantize::KlBaseReader> base;
+  if (!a.kl_compare.empty()) base.emplace(a.kl_compare);
 
   const auto model = model::Model::load(a.model);
   const Tokenizer tokenizer = Tokenizer::from_gguf(model->file());
-  if (a.ctx < 4) fail("-c {} is too small for perplexity (at least 4)", a.ctx);
+  const int64_t n_ctx = base ? base->n_ctx() : a.ctx;
+  if (n_ctx < 4) fail("-c {} is too small for perplexity (at least 4)", n_ctx);
   runtime::ThreadPool pool(a.threads);
   runtime::SessionParams params;
-  params.n_ctx = a.ctx;
+  params.n_ctx = n_ctx;
   params.kv_type = runtime::kv_type_from_name(a.kv_type);
   runtime::Session session(*model, params, pool);
 
-  const std::vector<int32_t> tokens = tokenizer.encode(text, true, false);
-  const int64_t n_ctx = a.ctx;
+  const std::vector<int32_t> tokens = base ? base->tokens() : tokenize_file(a.text_file, tokenizer);
   int64_t n_chunks = static_cast<int64_t>(tokens.size()) / n_ctx;
   if (n_chunks == 0)
     fail("{} has {} tokens; perplexity needs at least one window of -c {} tokens", a.text_file,
          tokens.size(), n_ctx);
   if (a.max_chunks > 0) n_chunks = std::min(n_chunks, a.max_chunks);
+  if (base && base->n_vocab() != model->config().n_vocab)
+    fail("{} was saved for a vocabulary of {} tokens; this model has {}", a.kl_compare, base->n_vocab(),
+         model->config().n_vocab);
+  std::optional<quantize::KlBaseWriter> base_out;
+  if (!a.kl_base.empty())
+    base_out.emplace(a.kl_base, a.kl_format == "exact" ? quantize::KlFormat::Exact : quantize::KlFormat::LlamaCpp,
+                     n_ctx, model->config().n_vocab,
+                     std::span<const int32_t>(tokens.data(), static_cast<size_t>(n_chunks * n_ctx)));
+  quantize::KlAccumulator kl;
+  std::vector<float> base_log_probs;
   const bool add_bos = tokenizer.add_bos() && tokenizer.bos_id() >= 0;
   const int64_t first = n_ctx / 2;
   const int64_t n_vocab = model->config().n_vocab;
@@ -66,6 +92,18 @@ void perplexity(const PerplexityArgs& a) {
     session.reset();
     // Logit rows for positions first .. n_ctx-1; row j - first predicts window[j + 1].
     const std::span<const float> logits = session.eval(window, n_ctx - first);
+    // The last row predicts the token after the window, which is not scored.
+    const auto scored = logits.first(static_cast<size_t>((n_ctx - 1 - first) * n_vocab));
+    if (base_out) base_out->add_window(scored);
+    if (base) {
+      base->read_window(base_log_probs);
+      const auto v = static_cast<size_t>(n_vocab);
+      for (int64_t j = first; j < n_ctx - 1; ++j) {
+        const auto row = static_cast<size_t>(j - first) * v;
+        kl.add(std::span<const float>(base_log_probs).subspan(row, v), scored.subspan(row, v),
+               window[static_cast<size_t>(j + 1)], base->log_prob_cutoff());
+      }
+    }
     for (int64_t j = first; j < n_ctx - 1; ++j) {
       const float* row = logits.data() + (j - first) * n_vocab;
       double max = row[0];
@@ -86,6 +124,11 @@ void perplexity(const PerplexityArgs& a) {
   double var = nll2 / static_cast<double>(count) - mean * mean;
   const double err = var > 0.0 && count > 1 ? std::sqrt(var / static_cast<double>(count - 1)) * ppl : 0.0;
   std::printf("Final estimate: PPL = %.4f +/- %.5f\n", ppl, err);
+  if (base_out) {
+    base_out->finish();
+    std::printf("saved the log-probabilities of %lld tokens to %s\n", static_cast<long long>(count), a.kl_base.c_str());
+  }
+  if (base) std::printf("%s", quantize::format_kl_summary(kl.summary()).c_str());
 }
 
 }  // namespace
@@ -94,11 +137,15 @@ void add_perplexity_command(CLI::App& app) {
   auto a = std::make_shared<PerplexityArgs>();
   CLI::App* cmd = app.add_subcommand("perplexity", "Perplexity of a model over a text file");
   cmd->add_option("-m,--model", a->model, "GGUF model file")->required();
-  cmd->add_option("-f,--file", a->text_file, "Text file")->required();
+  cmd->add_option("-f,--file", a->text_file, "Text file (not needed with --kl-compare)");
   cmd->add_option("-c,--ctx-size", a->ctx, "Window size in tokens")->capture_default_str();
   cmd->add_option("-t,--threads", a->threads, "Threads (default: all cores)");
   cmd->add_option("--kv-type", a->kv_type, "KV cache type: f16 or f32")->capture_default_str();
   cmd->add_option("--chunks", a->max_chunks, "Score at most this many windows (0 = all)");
+  cmd->add_option("--kl-base", a->kl_base, "Save the scored log-probabilities to this file (reference model)");
+  cmd->add_option("--kl-format", a->kl_format, "--kl-base payload: exact (float32) or llamacpp (uint16, llama-perplexity's)")
+      ->capture_default_str();
+  cmd->add_option("--kl-compare", a->kl_compare, "Compare against a --kl-base file: KL divergence, PPL ratio, top-1");
   cmd->callback([a] { perplexity(*a); });
 }
 

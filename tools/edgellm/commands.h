@@ -15,6 +15,8 @@ void add_run_command(CLI::App& app);
 void add_perplexity_command(CLI::App& app);
 void add_logits_command(CLI::App& app);
 void add_template_command(CLI::App& app);
+void add_quantize_command(CLI::App& app);
+void add_imatrix_command(CLI::App& app);
 void add_chat_command(CLI::App& app);
 
 }  // namespace edgellm::cli

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   edgellm::cli::add_perplexity_command(app);
   edgellm::cli::add_logits_command(app);
   edgellm::cli::add_template_command(app);
+  edgellm::cli::add_quantize_command(app);
+  edgellm::cli::add_imatrix_command(app);
   edgellm::cli::add_chat_command(app);
 
   try {

@@ -172,4 +172,6 @@ void add_chat_command(CLI::App& app) {
   cmd->callback([a] { chat_loop(*a); });
 }
 
+const CommandRegistration kRegisterChat(20, add_chat_command);
+
 }  // namespace edgellm::cli

@@ -49,4 +49,6 @@ void add_convert_command(CLI::App& app) {
   });
 }
 
+const CommandRegistration kRegisterConvert(40, add_convert_command);
+
 }  // namespace edgellm::cli

@@ -62,4 +62,6 @@ void add_detokenize_command(CLI::App& app) {
   });
 }
 
+const CommandRegistration kRegisterDetokenize(85, add_detokenize_command);
+
 }  // namespace edgellm::cli

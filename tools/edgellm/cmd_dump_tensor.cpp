@@ -80,4 +80,6 @@ void add_dump_tensor_command(CLI::App& app) {
   cmd->callback([opt] { dump_tensor(*opt); });
 }
 
+const CommandRegistration kRegisterDumpTensor(75, add_dump_tensor_command);
+
 }  // namespace edgellm::cli

@@ -88,4 +88,6 @@ void add_imatrix_command(CLI::App& app) {
   cmd->callback([a] { run_imatrix(*a); });
 }
 
+const CommandRegistration kRegisterImatrix(55, add_imatrix_command);
+
 }  // namespace edgellm::cli

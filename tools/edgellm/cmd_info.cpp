@@ -194,4 +194,6 @@ void add_info_command(CLI::App& app) {
   });
 }
 
+const CommandRegistration kRegisterInfo(70, add_info_command);
+
 }  // namespace edgellm::cli

@@ -87,4 +87,6 @@ void add_logits_command(CLI::App& app) {
   });
 }
 
+const CommandRegistration kRegisterLogits(65, add_logits_command);
+
 }  // namespace edgellm::cli

@@ -149,4 +149,6 @@ void add_perplexity_command(CLI::App& app) {
   cmd->callback([a] { perplexity(*a); });
 }
 
+const CommandRegistration kRegisterPerplexity(60, add_perplexity_command);
+
 }  // namespace edgellm::cli

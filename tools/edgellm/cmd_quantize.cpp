@@ -99,4 +99,6 @@ void add_quantize_command(CLI::App& app) {
   cmd->callback([a] { run_quantize(*a); });
 }
 
+const CommandRegistration kRegisterQuantize(50, add_quantize_command);
+
 }  // namespace edgellm::cli

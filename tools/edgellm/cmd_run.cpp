@@ -158,4 +158,6 @@ void add_run_command(CLI::App& app) {
   cmd->callback([a] { run(*a); });
 }
 
+const CommandRegistration kRegisterRun(10, add_run_command);
+
 }  // namespace edgellm::cli

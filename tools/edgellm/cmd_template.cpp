@@ -108,4 +108,6 @@ void add_template_command(CLI::App& app) {
   cmd->callback([opts] { run_template(*opts); });
 }
 
+const CommandRegistration kRegisterTemplate(90, add_template_command);
+
 }  // namespace edgellm::cli

@@ -75,4 +75,6 @@ void add_tokenize_command(CLI::App& app) {
   });
 }
 
+const CommandRegistration kRegisterTokenize(80, add_tokenize_command);
+
 }  // namespace edgellm::cli

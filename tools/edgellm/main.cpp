@@ -9,18 +9,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "edgellm 0.1.0");
 
-  edgellm::cli::add_info_command(app);
-  edgellm::cli::add_dump_tensor_command(app);
-  edgellm::cli::add_tokenize_command(app);
-  edgellm::cli::add_detokenize_command(app);
-  edgellm::cli::add_convert_command(app);
-  edgellm::cli::add_run_command(app);
-  edgellm::cli::add_perplexity_command(app);
-  edgellm::cli::add_logits_command(app);
-  edgellm::cli::add_template_command(app);
-  edgellm::cli::add_quantize_command(app);
-  edgellm::cli::add_imatrix_command(app);
-  edgellm::cli::add_chat_command(app);
+  edgellm::cli::add_all_commands(app);
 
   try {
     app.parse(argc, argv);

@@ -10,6 +10,14 @@ scripts/deps.sh
 jobs="$(nproc)"
 status=0
 
+# The reference llama.cpp (prebuilt, from the npm registry) for the `llamacpp` interop tests;
+# with EDGELLM_TEST_SLOW=1 also its tools (llama-quantize, llama-perplexity: ~8 min CPU).
+# Without it those tests skip with a message.
+ref_args=()
+[ "${EDGELLM_TEST_SLOW:-0}" = 1 ] && ref_args=(--with-tools)
+bash tools/reference/llamacpp/install.sh "${ref_args[@]}" ||
+  echo "edgellm: WARNING: llama.cpp reference not installed; llamacpp-labelled tests will skip"
+
 echo "== g++ build, all tests"
 CC=gcc CXX=g++ scripts/build.sh build-test -DEDGELLM_WERROR=ON
 exclude=(-LE slow)

@@ -1,11 +1,15 @@
 // `edgellm info FILE.gguf [--json] [--full]`: metadata and tensor table of a GGUF file.
 // Text output summarises long arrays and strings; --json prints one JSON document (arrays
 // summarised unless --full).
+// `edgellm info --cpu [--json]`: the CPU's features, the kernel levels compiled in, which of
+// them this CPU runs (the values EDGELLM_ISA accepts here) and the one chosen.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -14,6 +18,8 @@
 #include "commands.h"
 #include "core/error.h"
 #include "gguf/gguf_file.h"
+#include "kernels/simd/cpu_features.h"
+#include "kernels/simd/kernels.h"
 
 namespace edgellm::cli {
 namespace {
@@ -31,6 +37,7 @@ struct InfoOptions {
   std::string path;
   bool json = false;
   bool full = false;
+  bool cpu = false;
 };
 
 // A string as a quoted, escaped literal, cut after max_bytes (0: never) with a note of its size.
@@ -178,15 +185,49 @@ void print_json(const GgufFile& f, const InfoOptions& opt) {
   fmt::print("{}\n", doc.dump(2, ' ', false, Json::error_handler_t::replace));
 }
 
+void print_cpu(bool json) {
+  const kernels::CpuFeatures& f = kernels::cpu_features();
+  std::vector<std::string> usable;  // the EDGELLM_ISA values this CPU runs
+  for (int i = 0; i < kernels::kNumIsas; ++i)
+    if (kernels::for_isa(static_cast<kernels::Isa>(i)) != nullptr)
+      usable.emplace_back(kernels::isa_name(static_cast<kernels::Isa>(i)));
+  const char* forced = std::getenv("EDGELLM_ISA");
+  const std::string active(kernels::isa_name(kernels::active().isa));  // throws for a bad EDGELLM_ISA
+  const std::string best(kernels::isa_name(kernels::best_isa()));
+  if (json) {
+    Json doc = Json::object();
+    doc["cpu"] = f.brand;
+    doc["features"] = kernels::describe_cpu_features(f);
+    doc["active_isa"] = active;
+    doc["best_isa"] = best;
+    doc["usable_isas"] = usable;
+    doc["edgellm_isa"] = forced != nullptr ? Json(forced) : Json(nullptr);
+    fmt::print("{}\n", doc.dump(2));
+    return;
+  }
+  fmt::print("{}\n", kernels::describe());
+  fmt::print("best level for this CPU: {}\n", best);
+  fmt::print("EDGELLM_ISA: {} (possible values here: {})\n", forced != nullptr && *forced ? forced : "unset",
+             fmt::join(usable, ", "));
+}
+
 }  // namespace
 
 void add_info_command(CLI::App& app) {
   auto opt = std::make_shared<InfoOptions>();
-  CLI::App* cmd = app.add_subcommand("info", "Show the metadata and tensors of a GGUF file");
-  cmd->add_option("file", opt->path, "GGUF file")->required();
+  CLI::App* cmd = app.add_subcommand("info", "Show the metadata and tensors of a GGUF file, or the CPU (--cpu)");
+  cmd->add_option("file", opt->path, "GGUF file");
   cmd->add_flag("--json", opt->json, "Print one JSON document");
   cmd->add_flag("--full", opt->full, "Do not summarise long arrays and strings");
+  cmd->add_flag("--cpu", opt->cpu, "Show the CPU features and the SIMD kernel level chosen");
   cmd->callback([opt] {
+    if (opt->cpu) {
+      if (!opt->path.empty()) fail("info: give either FILE or --cpu, not both");
+      print_cpu(opt->json);
+      std::fflush(stdout);
+      return;
+    }
+    if (opt->path.empty()) fail("info: give a GGUF FILE (or --cpu)");
     const GgufFile f = GgufFile::open(opt->path);
     if (opt->json) print_json(f, *opt);
     else print_text(f, *opt);

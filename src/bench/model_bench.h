@@ -1,0 +1,63 @@
+// The measurement loop of `edgellm bench` (llama-bench's pp/tg tests) and the roofline bounds
+// its results are compared with:
+//   pp<N>: one batched prefill of N tokens into a fresh context;
+//   tg<N>: N single-token decode steps after a short untimed prompt.
+// Bounds, measured by the caller in the same run with the same thread count:
+//   decode  ≤ read bandwidth / weight bytes read per token (active bytes for MoE);
+//   prefill ≤ int8 (or FP32, for F32/F16/BF16 weights) peak / (2 × active weights per token).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace edgellm::model {
+class Model;
+}
+namespace edgellm::runtime {
+class Session;
+}
+
+namespace edgellm::bench {
+
+enum class TestKind { Prefill, Decode };
+
+struct BenchTest {
+  TestKind kind = TestKind::Prefill;
+  int64_t n_tokens = 0;
+  int64_t depth = 0;  // tokens already in the context (prefilled untimed) before the test
+  std::string name() const;  // "pp128", "tg64", "tg64@d8192"
+};
+
+struct BenchSamples {
+  std::vector<double> tokens_per_second;  // one per repetition
+  double mean() const;
+  double stddev() const;  // sample standard deviation (0 for one sample)
+};
+
+// What one token costs the model's weights.
+struct ModelCost {
+  size_t bytes_per_token = 0;      // weight bytes one decode step reads (model/footprint.h)
+  double weights_per_token = 0.0;  // weight elements one token multiplies (experts: the used ones)
+  bool float_weights = false;      // most weight bytes are F32/F16/BF16 (FP32 peak applies)
+  std::string dominant_type;       // the tensor type holding most weight bytes
+};
+ModelCost model_cost(const model::Model& model);
+
+// Runs `test` `repetitions` times, each on a fresh (reset) context, after one short untimed
+// warm-up. The session's context must hold bench_context_size() positions. Token ids are
+// random (fixed seed): speed does not depend on them.
+BenchSamples run_bench_test(runtime::Session& session, const BenchTest& test, int repetitions);
+
+// Context the tests need: the depth plus the prefill, or plus the decode prompt and the decode.
+int64_t bench_context_size(const std::vector<BenchTest>& tests);
+// Decode tests without a depth start after a prompt of this many tokens.
+inline constexpr int64_t kDecodePromptTokens = 16;
+
+// Peak-RSS bookkeeping from /proc/self: resets the high-water mark (so that building a synthetic
+// model beforehand does not count) and reads the current and peak resident bytes.
+void reset_peak_rss();
+size_t current_rss_bytes();
+size_t peak_rss_bytes();
+
+}  // namespace edgellm::bench

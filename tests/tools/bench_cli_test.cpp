@@ -1,0 +1,154 @@
+// `edgellm bench` and `edgellm info --cpu` end to end on a tiny synthetic model: the JSON lines
+// parse and carry the fields tools rely on, the markdown table has the tests, the roofline
+// prints, and bad arguments are clear errors.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/model_test_util.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using edgellm::test::TempDir;
+
+struct Result {
+  int exit_code;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Runs the CLI with `args`; `env` ("NAME=value") is set for it when given.
+Result run(const std::string& args, const fs::path& dir, const std::string& env = "") {
+  const fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
+  const std::string cmd = (env.empty() ? "" : "env " + env + " ") + std::string(EDGELLM_CLI) + " " + args + " > " +
+                          out.string() + " 2> " + err.string();
+  const int status = std::system(cmd.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+}
+
+std::vector<nlohmann::json> json_lines(const std::string& text) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) lines.push_back(nlohmann::json::parse(line));  // throws on bad JSON
+  return lines;
+}
+
+TEST(BenchCli, JsonLinesHaveTheRequiredFields) {
+  TempDir dir("bench-cli-test");
+  const fs::path model = dir.path() / "tiny.gguf";
+  const Result r = run("bench --synthetic tiny-qwen2 --type q8_0 --synthetic-out " + model.string() +
+                           " -p 8 -n 4 -r 2 -t 1 --json", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(fs::exists(model));  // --synthetic-out keeps the file
+  const auto lines = json_lines(r.out);
+  ASSERT_EQ(lines.size(), 3u) << r.out;  // pp8, tg4, memory
+  for (size_t i = 0; i < 2; ++i) {
+    const auto& j = lines[i];
+    EXPECT_EQ(j.at("test"), i == 0 ? "pp8" : "tg4");
+    EXPECT_EQ(j.at("threads"), 1);
+    EXPECT_EQ(j.at("type"), "Q8_0");
+    EXPECT_EQ(j.at("size").get<uint64_t>(), fs::file_size(model));
+    EXPECT_EQ(j.at("samples_ts").size(), 2u);
+    for (const char* key : {"avg_ts", "stddev_ts", "bound_ts", "fraction_of_bound", "read_bandwidth_gbps"}) {
+      const double v = j.at(key).get<double>();
+      EXPECT_TRUE(std::isfinite(v) && v >= 0.0) << key << " = " << v;
+    }
+    EXPECT_GT(j.at("avg_ts").get<double>(), 0.0);
+    EXPECT_NEAR(j.at("fraction_of_bound").get<double>(),
+                j.at("avg_ts").get<double>() / j.at("bound_ts").get<double>(), 1e-9);
+    EXPECT_EQ(j.at("bound_kind"), i == 0 ? "int8_peak" : "read_bandwidth");
+  }
+  EXPECT_EQ(lines[2].at("test"), "memory");
+  EXPECT_GT(lines[2].at("peak_rss_bytes").get<uint64_t>(), 0u);
+
+  // The same file through -m, as a markdown table.
+  const Result table = run("bench -m " + model.string() + " -p 8 -n 0 -r 1 -t 1", dir.path());
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("| pp8 |"), std::string::npos) << table.out;
+  EXPECT_EQ(table.out.find("tg"), std::string::npos) << table.out;
+  EXPECT_NE(table.err.find("peak RSS"), std::string::npos) << table.err;
+}
+
+TEST(BenchCli, RooflineAndListing) {
+  TempDir dir("bench-cli-test");
+  const Result r = run("bench --roofline -t 1 --json", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto lines = json_lines(r.out);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_GT(lines[0].at("read_bandwidth_gbps").get<double>(), 0.0);
+  EXPECT_GT(lines[0].at("int8_peak_gops").get<double>(), 0.0);
+  EXPECT_GT(lines[0].at("fp32_peak_gflops").get<double>(), 0.0);
+  const Result list = run("bench --list-synthetic", dir.path());
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  for (const char* name : {"qwen2-0.5b", "qwen2-1.5b", "llama-1b", "llama-3b", "deepseek-v2-lite"})
+    EXPECT_NE(list.out.find(name), std::string::npos) << name;
+}
+
+TEST(BenchCli, BadArgumentsAreClearErrors) {
+  TempDir dir("bench-cli-test");
+  const struct {
+    std::string args, message;
+  } cases[] = {
+      {"bench", "exactly one of -m"},
+      {"bench --synthetic qwen9-70b", "unknown synthetic model 'qwen9-70b'"},
+      {"bench --synthetic tiny-llama --type q9_9", "unknown quantization type"},
+      {"bench -m " + (dir.path() / "missing.gguf").string(), "missing.gguf"},
+      {"bench --synthetic tiny-llama -r 0", "-r 0"},
+      {"bench --synthetic tiny-llama -p -3", "must not be negative"},
+      {"bench -m x.gguf --generate-only", "need --synthetic"},
+      {"bench --synthetic tiny-llama -p 0 -n 0", "nothing to run"},
+  };
+  for (const auto& c : cases) {
+    const Result r = run(c.args, dir.path());
+    EXPECT_NE(r.exit_code, 0) << c.args;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << "\n" << r.err;
+  }
+}
+
+TEST(InfoCli, CpuNamesTheActiveIsa) {
+  TempDir dir("bench-cli-test");
+  const Result r = run("info --cpu", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("active: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("scalar"), std::string::npos) << r.out;
+  const Result j = run("info --cpu --json", dir.path());
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  const auto doc = nlohmann::json::parse(j.out);
+  const std::string active = doc.at("active_isa");
+  bool listed = false;
+  for (const auto& isa : doc.at("usable_isas")) listed |= isa == active;
+  EXPECT_TRUE(listed) << j.out;
+  // Forcing the scalar level (always possible) is reported as active.
+  const Result scalar = run("info --cpu", dir.path(), "EDGELLM_ISA=scalar");
+  ASSERT_EQ(scalar.exit_code, 0) << scalar.err;
+  EXPECT_NE(scalar.out.find("active: scalar"), std::string::npos) << scalar.out;
+  // A level that does not exist is a clear error, not a crash.
+  const Result bad = run("info --cpu", dir.path(), "EDGELLM_ISA=nonsense");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("nonsense"), std::string::npos) << bad.err;
+  const Result neither = run("info", dir.path());
+  EXPECT_NE(neither.exit_code, 0);
+  EXPECT_NE(neither.err.find("--cpu"), std::string::npos) << neither.err;
+}
+
+}  // namespace

@@ -1,0 +1,266 @@
+// `edgellm bench`: prefill/decode speed as llama-bench measures it, next to the machine's
+// roofline bound measured in the same run.
+//   edgellm bench -m MODEL.gguf [-p 128,512] [-n 64] [-t 1,2] [-r 3] [-d DEPTH] [--json]
+//   edgellm bench --synthetic qwen2-0.5b --type q4_k_m [--synthetic-out FILE] [--generate-only]
+//   edgellm bench --roofline [-t 1,2] [--json]
+//   edgellm bench --list-synthetic
+// For each thread count: read bandwidth, int8 and FP32 peaks with that many threads, then every
+// test r times. Decode is bounded by bandwidth / weight bytes read per token (active bytes for
+// MoE), prefill by the compute peak / (2 × active weights per token). Output: a markdown table
+// on stdout (or one JSON object per line with --json); progress and memory on stderr.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "bench/fp32_peak.h"
+#include "bench/model_bench.h"
+#include "bench/synthetic_model.h"
+#include "commands.h"
+#include "core/error.h"
+#include "gguf/gguf_names.h"
+#include "kernels/simd/kernels.h"
+#include "kernels/simd/roofline.h"
+#include "model/model.h"
+#include "runtime/session.h"
+#include "runtime/thread_pool.h"
+
+namespace edgellm::cli {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+struct BenchArgs {
+  std::string model;
+  std::string synthetic;
+  std::string type = "q4_0";
+  std::string synthetic_out;
+  bool generate_only = false;
+  bool list_synthetic = false;
+  std::vector<int64_t> prompt = {512};
+  std::vector<int64_t> generate = {128};
+  std::vector<int> threads;
+  int repetitions = 3;
+  int64_t depth = 0;
+  bool json = false;
+  bool roofline = false;
+};
+
+struct Bounds {
+  double bandwidth_gbps = 0.0;
+  double int8_gops = 0.0;
+  double fp32_gflops = 0.0;
+};
+
+Bounds measure_bounds(int threads) {
+  return {kernels::measure_read_bandwidth(threads), kernels::measure_int8_peak(threads),
+          bench::measure_fp32_peak(threads)};
+}
+
+void print_json(const Json& j) {
+  fmt::print("{}\n", j.dump(-1, ' ', false, Json::error_handler_t::replace));
+  std::fflush(stdout);
+}
+
+void run_roofline(const BenchArgs& a) {
+  const std::string isa(kernels::isa_name(kernels::active().isa));
+  if (!a.json) {
+    fmt::print("| isa | threads | read GB/s | int8 GOP/s | fp32 GFLOP/s |\n|---|---:|---:|---:|---:|\n");
+  }
+  for (const int t : a.threads) {
+    const Bounds b = measure_bounds(t);
+    if (a.json) {
+      print_json(Json{{"test", "roofline"}, {"isa", isa}, {"threads", t}, {"read_bandwidth_gbps", b.bandwidth_gbps},
+                      {"int8_peak_gops", b.int8_gops}, {"fp32_peak_gflops", b.fp32_gflops}});
+    } else {
+      fmt::print("| {} | {} | {:.1f} | {:.0f} | {:.0f} |\n", isa, t, b.bandwidth_gbps, b.int8_gops, b.fp32_gflops);
+      std::fflush(stdout);
+    }
+  }
+}
+
+void list_synthetic() {
+  fmt::print("| name | arch | shape of | layers | hidden | heads/kv | ffn | experts | vocab |\n"
+             "|---|---|---|---:|---:|---:|---:|---:|---:|\n");
+  for (const bench::SyntheticShape& s : bench::synthetic_shapes()) {
+    const std::string experts =
+        s.n_expert ? fmt::format("{} top-{} + {} shared, ffn {}", s.n_expert, s.n_expert_used, s.n_expert_shared, s.n_ff_exp) : "-";
+    fmt::print("| {} | {} | {} | {} | {} | {}/{} | {} | {} | {} |\n", s.name, s.arch, s.real_model, s.n_layer,
+               s.n_embd, s.n_head, s.n_head_kv, s.n_ff, experts, s.n_vocab);
+  }
+}
+
+// The model file to benchmark: -m, or the synthetic model (written first if needed).
+std::string model_path(const BenchArgs& a) {
+  if (a.synthetic.empty()) return a.model;
+  const bench::SyntheticShape& shape = bench::synthetic_shape(a.synthetic);
+  const quantize::QuantScheme scheme = bench::synthetic_scheme(a.type);
+  if (!a.synthetic_out.empty()) {
+    std::fprintf(stderr, "writing synthetic %s %s to %s\n", std::string(shape.name).c_str(), scheme.name.c_str(),
+                 a.synthetic_out.c_str());
+    bench::write_synthetic_model(shape, scheme, a.synthetic_out);
+    return a.synthetic_out;
+  }
+  const std::filesystem::path cached = bench::synthetic_cache_path(shape, scheme);
+  const bool exists = std::filesystem::exists(cached);
+  std::fprintf(stderr, "%s synthetic %s %s at %s\n", exists ? "reusing" : "writing", std::string(shape.name).c_str(),
+               scheme.name.c_str(), cached.string().c_str());
+  return bench::ensure_synthetic_model(shape, scheme).string();
+}
+
+std::string file_type_label(const model::Model& m, const bench::ModelCost& cost) {
+  const int64_t ft = m.file().get_int_or(std::string(gguf::key::kFileType), -1);
+  for (const char* name : {"F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K_S", "Q3_K_M",
+                           "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "IQ4_NL"})
+    if (static_cast<int64_t>(quantize::parse_scheme(name).file_type) == ft) return name;
+  return cost.dominant_type;
+}
+
+std::vector<bench::BenchTest> tests_of(const BenchArgs& a) {
+  std::vector<bench::BenchTest> tests;
+  for (const int64_t n : a.prompt)
+    if (n > 0) tests.push_back({bench::TestKind::Prefill, n, a.depth});
+  for (const int64_t n : a.generate)
+    if (n > 0) tests.push_back({bench::TestKind::Decode, n, a.depth});
+  return tests;
+}
+
+void run_bench(const BenchArgs& a) {
+  const std::vector<bench::BenchTest> tests = tests_of(a);
+  if (tests.empty() && !a.generate_only) fail("nothing to run: -p and -n are all 0");
+  const std::string path = model_path(a);
+  if (a.generate_only) return;
+
+  bench::reset_peak_rss();  // writing a synthetic model does not count
+  const size_t rss_before = bench::current_rss_bytes();
+  const auto model = model::Model::load(path);
+  const bench::ModelCost cost = bench::model_cost(*model);
+  const size_t file_bytes = model->file().bytes().size();
+  double params = 0.0;
+  for (const auto& t : model->file().tensors()) params += static_cast<double>(t.n_elements());
+  const std::string name =
+      a.synthetic.empty() ? std::filesystem::path(path).stem().string() : fmt::format("synthetic {}", a.synthetic);
+  const std::string type = file_type_label(*model, cost);
+  const std::string isa(kernels::isa_name(kernels::active().isa));
+  const int64_t n_ctx = bench::bench_context_size(tests);
+  int64_t longest_batch = 1;
+  for (const auto& t : tests) longest_batch = std::max(longest_batch, t.kind == bench::TestKind::Prefill ? t.n_tokens : 1);
+
+  if (!a.json)
+    fmt::print("| model | size | params | type | isa | threads | test | t/s | bound t/s | of bound |\n"
+               "|---|---:|---:|---|---|---:|---|---:|---:|---:|\n");
+  size_t kv_bytes = 0, kv_bytes_per_token = 0, peak = 0;
+  for (const int threads : a.threads) {
+    const Bounds b = measure_bounds(threads);
+    bench::reset_peak_rss();  // the bandwidth probe's buffer is freed and does not count
+    std::fprintf(stderr, "threads %d: read %.1f GB/s, int8 %.0f GOP/s, fp32 %.0f GFLOP/s (%s)\n", threads,
+                 b.bandwidth_gbps, b.int8_gops, b.fp32_gflops, isa.c_str());
+    runtime::ThreadPool pool(threads);
+    runtime::SessionParams sp;
+    sp.n_ctx = n_ctx;
+    sp.max_batch = std::max<int64_t>(longest_batch, 512);
+    runtime::Session session(*model, sp, pool);
+    kv_bytes = session.kv_cache().size_bytes();
+    kv_bytes_per_token = session.kv_cache().bytes_per_token();
+    for (const bench::BenchTest& test : tests) {
+      const bench::BenchSamples s = bench::run_bench_test(session, test, a.repetitions);
+      const bool prefill = test.kind == bench::TestKind::Prefill;
+      const double peak_ops = (cost.float_weights ? b.fp32_gflops : b.int8_gops) * 1e9;
+      const double bound = prefill ? peak_ops / std::max(2.0 * cost.weights_per_token, 1.0)
+                                   : b.bandwidth_gbps * 1e9 / static_cast<double>(std::max<size_t>(cost.bytes_per_token, 1));
+      const std::string bound_kind = prefill ? (cost.float_weights ? "fp32_peak" : "int8_peak") : "read_bandwidth";
+      if (a.json) {
+        peak = std::max(peak, bench::peak_rss_bytes());
+        print_json(Json{{"model", name}, {"file", path}, {"arch", model->config().arch}, {"type", type},
+                        {"size", file_bytes}, {"params", static_cast<uint64_t>(params)}, {"isa", isa},
+                        {"test", test.name()}, {"n_prompt", prefill ? test.n_tokens : 0},
+                        {"n_gen", prefill ? 0 : test.n_tokens}, {"n_depth", test.depth}, {"threads", threads},
+                        {"repetitions", a.repetitions}, {"avg_ts", s.mean()}, {"stddev_ts", s.stddev()},
+                        {"samples_ts", s.tokens_per_second}, {"bound_ts", bound},
+                        {"fraction_of_bound", s.mean() / bound}, {"bound_kind", bound_kind},
+                        {"read_bandwidth_gbps", b.bandwidth_gbps}, {"int8_peak_gops", b.int8_gops},
+                        {"fp32_peak_gflops", b.fp32_gflops}, {"weight_bytes_per_token", cost.bytes_per_token},
+                        {"weights_per_token", cost.weights_per_token}, {"kv_bytes", kv_bytes},
+                        {"kv_bytes_per_token", kv_bytes_per_token}, {"peak_rss_bytes", peak}});
+      } else {
+        fmt::print("| {} | {:.1f} MiB | {} | {} | {} | {} | {} | {:.2f} ± {:.2f} | {:.2f} | {:.1f}% |\n", name,
+                   static_cast<double>(file_bytes) / (1 << 20),
+                   params >= 1e9 ? fmt::format("{:.2f} B", params / 1e9) : fmt::format("{:.1f} M", params / 1e6), type, isa, threads, test.name(),
+                   s.mean(), s.stddev(), bound, 100.0 * s.mean() / bound);
+        std::fflush(stdout);
+      }
+    }
+    peak = std::max(peak, bench::peak_rss_bytes());
+  }
+
+  // Weights are mapped from the file, so resident memory should stay near file + KV cache.
+  const size_t limit = rss_before + static_cast<size_t>(1.1 * static_cast<double>(file_bytes + kv_bytes));
+  const double mib = 1024.0 * 1024.0;
+  std::fprintf(stderr,
+               "peak RSS %.1f MiB = %.1f MiB before loading + %.1f MiB; model file %.1f MiB + KV cache %.1f MiB "
+               "(%zu positions x %zu bytes); limit (+10%%) %.1f MiB: %s\n",
+               static_cast<double>(peak) / mib, static_cast<double>(rss_before) / mib,
+               static_cast<double>(peak - std::min(peak, rss_before)) / mib, static_cast<double>(file_bytes) / mib,
+               static_cast<double>(kv_bytes) / mib, static_cast<size_t>(n_ctx), kv_bytes_per_token,
+               static_cast<double>(limit) / mib, peak <= limit ? "ok" : "EXCEEDED");
+  if (a.json)
+    print_json(Json{{"test", "memory"}, {"model", name}, {"peak_rss_bytes", peak}, {"rss_before_load_bytes", rss_before},
+                    {"size", file_bytes}, {"kv_bytes", kv_bytes}, {"kv_bytes_per_token", kv_bytes_per_token},
+                    {"n_ctx", n_ctx}, {"rss_limit_bytes", limit}, {"within_limit", peak <= limit}});
+}
+
+void check_args(BenchArgs& a) {
+  if (a.list_synthetic || a.roofline) return;
+  const int sources = static_cast<int>(!a.model.empty()) + static_cast<int>(!a.synthetic.empty());
+  if (sources != 1) fail("give exactly one of -m MODEL.gguf and --synthetic NAME (or --roofline)");
+  if (a.synthetic.empty() && (!a.synthetic_out.empty() || a.generate_only))
+    fail("--synthetic-out and --generate-only need --synthetic NAME");
+  if (a.repetitions < 1) fail("-r {} must be at least 1", a.repetitions);
+  if (a.depth < 0) fail("-d {} must not be negative", a.depth);
+  for (const int64_t n : a.prompt)
+    if (n < 0) fail("-p sizes must not be negative (0 skips prefill), got {}", n);
+  for (const int64_t n : a.generate)
+    if (n < 0) fail("-n sizes must not be negative (0 skips decode), got {}", n);
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto a = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand("bench", "Measure prefill/decode speed against the machine's roofline bounds");
+  cmd->add_option("-m,--model", a->model, "GGUF model file");
+  cmd->add_option("--synthetic", a->synthetic, "Benchmark a random-weight model of a real shape (see --list-synthetic)");
+  cmd->add_option("--type", a->type, "Quantization of the synthetic model (llama.cpp file type: q4_0 q8_0 q4_k_m q6_k f16 ...)")
+      ->capture_default_str();
+  cmd->add_option("--synthetic-out", a->synthetic_out, "Write the synthetic model to FILE (instead of the cache) and keep it");
+  cmd->add_flag("--generate-only", a->generate_only, "Only write the synthetic model, do not benchmark it");
+  cmd->add_flag("--list-synthetic", a->list_synthetic, "List the synthetic model shapes");
+  cmd->add_option("-p,--n-prompt", a->prompt, "Prefill test sizes (comma-separated; 0: none)")
+      ->delimiter(',')->capture_default_str();
+  cmd->add_option("-n,--n-gen", a->generate, "Decode test sizes (comma-separated; 0: none)")->delimiter(',')->capture_default_str();
+  cmd->add_option("-t,--threads", a->threads, "Thread counts (comma-separated; default: all cores)")
+      ->delimiter(',')->check(CLI::Range(1, 1024));
+  cmd->add_option("-r,--repetitions", a->repetitions, "Repetitions of each test")->capture_default_str();
+  cmd->add_option("-d,--depth", a->depth, "Tokens already in the context before each test (prefilled untimed)")
+      ->capture_default_str();
+  cmd->add_flag("--json", a->json, "One JSON object per result line");
+  cmd->add_flag("--roofline", a->roofline, "Only print the machine's read bandwidth and int8/FP32 peaks");
+  cmd->callback([a] {
+    check_args(*a);
+    if (a->threads.empty()) a->threads = {static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))};
+    if (a->list_synthetic) return list_synthetic();
+    if (a->roofline) return run_roofline(*a);
+    run_bench(*a);
+  });
+}
+
+const CommandRegistration kRegisterBench(25, add_bench_command);
+
+}  // namespace edgellm::cli

@@ -20,6 +20,7 @@ namespace edgellm::runtime {
 class ThreadPool;
 class Scratch;
 class MatmulObserver;
+class BatchAttention;
 }  // namespace edgellm::runtime
 
 namespace edgellm::model {
@@ -39,6 +40,10 @@ struct LayerContext {
   int64_t n_tokens;
   // When set, each weight matmul reports its input first (see runtime/matmul_observer.h).
   runtime::MatmulObserver* observer = nullptr;
+  // When set (layers with supports_batch() only), the tokens belong to several sequences: rope
+  // rows are per token at each token's own position, pos0 and kv are unused, and attention
+  // (KV store included) goes through this hook (see runtime/batch_attention.h).
+  runtime::BatchAttention* batch = nullptr;
 };
 
 class Layer {
@@ -49,6 +54,8 @@ class Layer {
   // x: n_tokens × n_embd residual stream, updated in place. Stores this batch's keys/values in
   // ctx.kv at positions pos0 .. pos0+n_tokens-1 of layer `index` and attends causally.
   virtual void forward(int index, float* x, LayerContext& ctx) const = 0;
+  // Whether forward() honours LayerContext::batch (multi-sequence batches).
+  virtual bool supports_batch() const { return false; }
 };
 
 class Architecture {

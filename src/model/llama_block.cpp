@@ -7,6 +7,7 @@
 #include "kernels/ops.h"
 #include "model/weights.h"
 #include "runtime/attention.h"
+#include "runtime/batch_attention.h"
 #include "runtime/matmul_observer.h"
 #include "runtime/scratch.h"
 
@@ -112,10 +113,14 @@ void LlamaBlock::forward(int index, float* x, LayerContext& ctx) const {
     ctx.rope.apply(q + t * q_width, n_head_, head_dim_k_, cos, sin);
     ctx.rope.apply(k + t * k_width, n_head_kv_, head_dim_k_, cos, sin);
   }
-  ctx.kv.store(index, ctx.pos0, n, k, v);
   const runtime::AttentionShape shape{n_head_, n_head_kv_, head_dim_k_, head_dim_v_,
                                       1.0f / std::sqrt(static_cast<float>(head_dim_k_))};
-  runtime::attention(shape, ctx.kv, index, q, ctx.pos0, n, attn, ctx.pool);
+  if (ctx.batch) {
+    ctx.batch->attend(index, shape, q, k, v, attn);
+  } else {
+    ctx.kv.store(index, ctx.pos0, n, k, v);
+    runtime::attention(shape, ctx.kv, index, q, ctx.pos0, n, attn, ctx.pool);
+  }
   observe(ctx, index, tn::kAttnOutput, attn, o_width);
   kernels::matmul(w_.wo, attn, n, proj, ctx.pool);
   add_bias_if_any(proj, w_.bo, n);

@@ -32,6 +32,7 @@ class LlamaBlock final : public Layer {
   LlamaBlock(const ModelConfig& config, LlamaBlockWeights weights);
   runtime::KvLayerShape kv_shape() const override;
   void forward(int index, float* x, LayerContext& ctx) const override;
+  bool supports_batch() const override { return true; }
 
  private:
   int64_t n_embd_, n_head_, n_head_kv_, head_dim_k_, head_dim_v_, n_ff_;

@@ -1,0 +1,22 @@
+// The hook through which a layer attends when its batch holds tokens of several sequences
+// (the server's continuous batching): the layer computes Q, K and V for every token of the step
+// with one matmul per weight, then hands them here; the implementation stores each token's key
+// and value in its own sequence's KV blocks at that token's position and runs causal attention
+// per sequence over that sequence's KV only.
+#pragma once
+
+#include "runtime/attention.h"
+
+namespace edgellm::runtime {
+
+class BatchAttention {
+ public:
+  virtual ~BatchAttention() = default;
+  // q: n_tokens rows of n_head·head_dim_k (RoPE applied at each token's own position);
+  // k, v: n_tokens rows of n_head_kv·head_dim_k / head_dim_v; out: n_tokens rows of
+  // n_head·head_dim_v.
+  virtual void attend(int layer, const AttentionShape& shape, const float* q, const float* k,
+                      const float* v, float* out) = 0;
+};
+
+}  // namespace edgellm::runtime

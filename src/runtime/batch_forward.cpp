@@ -1,0 +1,176 @@
+#include "runtime/batch_forward.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "model/model.h"
+#include "runtime/batch_attention.h"
+#include "runtime/thread_pool.h"
+
+namespace edgellm::runtime {
+
+namespace {
+
+// Scratch slots of the step; blocks use their own small slot numbers.
+enum StepSlot : size_t { kRopeCos = 40, kRopeSin, kFinalNorm };
+
+// Stores each token's K/V in its sequence's blocks, then attends per (sequence, KV head).
+class SegmentAttention final : public BatchAttention {
+ public:
+  SegmentAttention(PagedKvPool& kv, ThreadPool& pool, std::span<const BatchSegment> segments)
+      : kv_(kv), pool_(pool), segments_(segments) {
+    int64_t first = 0;
+    for (const BatchSegment& s : segments) {
+      first_token_.push_back(first);
+      first += s.n_tokens;
+    }
+  }
+
+  void attend(int layer, const AttentionShape& s, const float* q, const float* k, const float* v,
+              float* out) override {
+    const KvLayerShape& ks = kv_.shape(layer);
+    const int64_t bs = kv_.block_size();
+    for (size_t i = 0; i < segments_.size(); ++i) {
+      const BatchSegment& seg = segments_[i];
+      for (int64_t j = 0; j < seg.n_tokens; ++j) {
+        const int64_t pos = seg.seq->n_past + j;
+        const int64_t t = first_token_[i] + j;
+        kv_.store(layer, seg.seq->blocks[static_cast<size_t>(pos / bs)], pos % bs, k + t * ks.k_width,
+                  v + t * ks.v_width);
+      }
+    }
+    const int64_t group = s.n_head / s.n_head_kv;
+    const int64_t n_items = static_cast<int64_t>(segments_.size()) * s.n_head_kv;
+    const int64_t q_stride = s.n_head * s.head_dim_k;
+    const int64_t o_stride = s.n_head * s.head_dim_v;
+    pool_.parallel_for(n_items, 1, [&](int64_t item_begin, int64_t item_end) {
+      std::vector<float> keys, values, scores;
+      for (int64_t item = item_begin; item < item_end; ++item) {
+        const auto seg_index = static_cast<size_t>(item / s.n_head_kv);
+        const int64_t g = item % s.n_head_kv;
+        const BatchSegment& seg = segments_[seg_index];
+        const int64_t n_pos = seg.seq->n_past + seg.n_tokens;
+        keys.resize(static_cast<size_t>(n_pos * s.head_dim_k));
+        values.resize(static_cast<size_t>(n_pos * s.head_dim_v));
+        scores.resize(static_cast<size_t>(n_pos));
+        kv_.read(layer, true, seg.seq->blocks, n_pos, g * s.head_dim_k, s.head_dim_k, keys.data());
+        kv_.read(layer, false, seg.seq->blocks, n_pos, g * s.head_dim_v, s.head_dim_v, values.data());
+        for (int64_t j = 0; j < seg.n_tokens; ++j) {
+          const int64_t t = first_token_[seg_index] + j;
+          const int64_t n_visible = seg.seq->n_past + j + 1;
+          for (int64_t h = g * group; h < (g + 1) * group; ++h) {
+            const float* qh = q + t * q_stride + h * s.head_dim_k;
+            for (int64_t p = 0; p < n_visible; ++p)
+              scores[static_cast<size_t>(p)] =
+                  kernels::dot_f32(qh, keys.data() + p * s.head_dim_k, s.head_dim_k) * s.scale;
+            kernels::softmax(scores.data(), n_visible);
+            float* oh = out + t * o_stride + h * s.head_dim_v;
+            std::fill(oh, oh + s.head_dim_v, 0.0f);
+            for (int64_t p = 0; p < n_visible; ++p) {
+              const float w = scores[static_cast<size_t>(p)];
+              const float* vp = values.data() + p * s.head_dim_v;
+              for (int64_t d = 0; d < s.head_dim_v; ++d) oh[d] += w * vp[d];
+            }
+          }
+        }
+      }
+    });
+  }
+
+ private:
+  PagedKvPool& kv_;
+  ThreadPool& pool_;
+  std::span<const BatchSegment> segments_;
+  std::vector<int64_t> first_token_;
+};
+
+}  // namespace
+
+bool BatchForward::supported(const model::Model& model) {
+  return std::all_of(model.layers().begin(), model.layers().end(),
+                     [](const auto& layer) { return layer->supports_batch(); });
+}
+
+std::vector<KvLayerShape> BatchForward::kv_shapes(const model::Model& model) {
+  std::vector<KvLayerShape> shapes;
+  for (const auto& layer : model.layers()) shapes.push_back(layer->kv_shape());
+  return shapes;
+}
+
+BatchForward::BatchForward(const model::Model& model, PagedKvPool& kv, ThreadPool& pool)
+    : model_(model), kv_(kv), pool_(pool) {
+  if (!supported(model))
+    fail("the {} architecture has no multi-sequence batched forward yet", model.architecture().name());
+  if (kv.n_layers() != model.layers().size())
+    fail("paged KV pool has {} layers, the model {}", kv.n_layers(), model.layers().size());
+}
+
+void BatchForward::validate(std::span<const int32_t> tokens, std::span<const BatchSegment> segments) const {
+  const int64_t n_vocab = model_.config().n_vocab;
+  int64_t total = 0;
+  for (const BatchSegment& s : segments) {
+    if (s.seq == nullptr || s.n_tokens <= 0) fail("batch: a segment has no sequence or no tokens");
+    const int64_t end = s.seq->n_past + s.n_tokens;
+    if (end > static_cast<int64_t>(s.seq->blocks.size()) * kv_.block_size())
+      fail("batch: sequence holds {} blocks, too few for position {}", s.seq->blocks.size(), end - 1);
+    total += s.n_tokens;
+  }
+  if (total != static_cast<int64_t>(tokens.size()))
+    fail("batch: segments cover {} tokens, {} given", total, tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (tokens[i] < 0 || tokens[i] >= n_vocab)
+      fail("token id {} at index {} is out of range: the vocabulary has {} tokens", tokens[i], i, n_vocab);
+}
+
+std::span<const float> BatchForward::run(std::span<const int32_t> tokens,
+                                         std::span<const BatchSegment> segments) {
+  validate(tokens, segments);
+  const model::ModelConfig& c = model_.config();
+  const auto n = static_cast<int64_t>(tokens.size());
+  const int64_t n_embd = c.n_embd;
+  if (n == 0) return {};
+
+  x_.resize(static_cast<size_t>(n * n_embd));
+  for (int64_t t = 0; t < n; ++t)
+    kernels::dequantize_weight_row(model_.token_embedding(), tokens[static_cast<size_t>(t)],
+                                   x_.data() + t * n_embd);
+
+  // RoPE angles per token, at each token's own position.
+  const kernels::Rope& rope = model_.rope();
+  const int64_t pairs = rope.n_pairs();
+  float* cos = scratch_.get(kRopeCos, static_cast<size_t>(n * pairs));
+  float* sin = scratch_.get(kRopeSin, static_cast<size_t>(n * pairs));
+  int64_t t = 0;
+  for (const BatchSegment& s : segments)
+    for (int64_t j = 0; j < s.n_tokens; ++j, ++t) rope.angles(s.seq->n_past + j, 1, cos + t * pairs, sin + t * pairs);
+
+  // The layers' dense KV cache is unused in batch mode; a one-position cache satisfies the
+  // context's reference.
+  KvCache unused_kv(1, kv_shapes(model_), KvType::F32);
+  SegmentAttention attention(kv_, pool_, segments);
+  model::LayerContext ctx{pool_, unused_kv, scratch_, rope, cos, sin, 0, n, nullptr, &attention};
+  const auto& layers = model_.layers();
+  for (size_t i = 0; i < layers.size(); ++i) layers[i]->forward(static_cast<int>(i), x_.data(), ctx);
+
+  // Final norm and LM head only for the rows whose logits are wanted.
+  std::vector<int64_t> rows;
+  t = 0;
+  for (const BatchSegment& s : segments) {
+    t += s.n_tokens;
+    if (s.want_logits) rows.push_back(t - 1);
+    s.seq->n_past += s.n_tokens;
+  }
+  const auto n_rows = static_cast<int64_t>(rows.size());
+  logits_.resize(static_cast<size_t>(n_rows * c.n_vocab));
+  if (n_rows == 0) return {};
+  float* normed = scratch_.get(kFinalNorm, static_cast<size_t>(n_rows * n_embd));
+  for (int64_t r = 0; r < n_rows; ++r)
+    kernels::rms_norm(x_.data() + rows[static_cast<size_t>(r)] * n_embd, model_.output_norm().data(),
+                      normed + r * n_embd, n_embd, c.rms_eps);
+  kernels::matmul(model_.output(), normed, n_rows, logits_.data(), pool_);
+  return logits_;
+}
+
+}  // namespace edgellm::runtime

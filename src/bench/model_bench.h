@@ -54,6 +54,10 @@ int64_t bench_context_size(const std::vector<BenchTest>& tests);
 // Decode tests without a depth start after a prompt of this many tokens.
 inline constexpr int64_t kDecodePromptTokens = 16;
 
+// Reads one byte of every page of the mapped model file, so that no timed run pays for page
+// faults (MoE decode would otherwise fault in each expert the first time the router picks it).
+void prefault_model(const model::Model& model);
+
 // Peak-RSS bookkeeping from /proc/self: resets the high-water mark (so that building a synthetic
 // model beforehand does not count) and reads the current and peak resident bytes.
 void reset_peak_rss();

@@ -10,6 +10,7 @@
 // on stdout (or one JSON object per line with --json); progress and memory on stderr.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -62,6 +63,13 @@ struct Bounds {
 Bounds measure_bounds(int threads) {
   return {kernels::measure_read_bandwidth(threads), kernels::measure_int8_peak(threads),
           bench::measure_fp32_peak(threads)};
+}
+
+// The 1-minute load average: on a shared machine, wall-clock speeds drop when it exceeds the
+// core count while the bounds (timed in per-thread CPU time) do not.
+double load_average() {
+  double load[1] = {0.0};
+  return getloadavg(load, 1) == 1 ? load[0] : -1.0;
 }
 
 void print_json(const Json& j) {
@@ -141,6 +149,7 @@ void run_bench(const BenchArgs& a) {
   bench::reset_peak_rss();  // writing a synthetic model does not count
   const size_t rss_before = bench::current_rss_bytes();
   const auto model = model::Model::load(path);
+  bench::prefault_model(*model);
   const bench::ModelCost cost = bench::model_cost(*model);
   const size_t file_bytes = model->file().bytes().size();
   double params = 0.0;
@@ -160,8 +169,8 @@ void run_bench(const BenchArgs& a) {
   for (const int threads : a.threads) {
     const Bounds b = measure_bounds(threads);
     bench::reset_peak_rss();  // the bandwidth probe's buffer is freed and does not count
-    std::fprintf(stderr, "threads %d: read %.1f GB/s, int8 %.0f GOP/s, fp32 %.0f GFLOP/s (%s)\n", threads,
-                 b.bandwidth_gbps, b.int8_gops, b.fp32_gflops, isa.c_str());
+    std::fprintf(stderr, "threads %d: read %.1f GB/s, int8 %.0f GOP/s, fp32 %.0f GFLOP/s (%s), load average %.2f\n",
+                 threads, b.bandwidth_gbps, b.int8_gops, b.fp32_gflops, isa.c_str(), load_average());
     runtime::ThreadPool pool(threads);
     runtime::SessionParams sp;
     sp.n_ctx = n_ctx;
@@ -188,7 +197,8 @@ void run_bench(const BenchArgs& a) {
                         {"read_bandwidth_gbps", b.bandwidth_gbps}, {"int8_peak_gops", b.int8_gops},
                         {"fp32_peak_gflops", b.fp32_gflops}, {"weight_bytes_per_token", cost.bytes_per_token},
                         {"weights_per_token", cost.weights_per_token}, {"kv_bytes", kv_bytes},
-                        {"kv_bytes_per_token", kv_bytes_per_token}, {"peak_rss_bytes", peak}});
+                        {"kv_bytes_per_token", kv_bytes_per_token}, {"peak_rss_bytes", peak},
+                        {"load_average", load_average()}});
       } else {
         fmt::print("| {} | {:.1f} MiB | {} | {} | {} | {} | {} | {:.2f} ± {:.2f} | {:.2f} | {:.1f}% |\n", name,
                    static_cast<double>(file_bytes) / (1 << 20),

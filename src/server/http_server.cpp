@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <thread>
 
 #include "core/error.h"
 #include "server/openai_api.h"
@@ -48,6 +49,7 @@ void log_request(const RequestRecord& r, int status) {
 // State of one streamed response, shared by httplib's content provider and its releaser.
 struct StreamState {
   std::shared_ptr<RequestStream> stream;
+  std::shared_ptr<void> in_flight;  // keeps the server's in-flight count up while streaming
   RequestRecord record;
   bool chat = true;
   bool include_usage = false;
@@ -75,6 +77,7 @@ struct HttpServer::Impl {
   httplib::Server http;
   std::atomic<uint64_t> next_id{1};
   std::atomic<bool> stopping{false};
+  std::atomic<int> generations_in_flight{0};  // from submit until the response is fully sent
   int64_t created = static_cast<int64_t>(std::time(nullptr));
 
   std::vector<int32_t> chat_prompt(const ApiRequest& api) const;
@@ -200,6 +203,10 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
   } catch (const Error& e) {
     throw ApiError(stopping ? 503 : 400, e.what());
   }
+  ++generations_in_flight;
+  // Decrements when the last reference goes: after a plain response is built, or after a
+  // stream's releaser ran.
+  const std::shared_ptr<void> in_flight(nullptr, [this](void*) { --generations_in_flight; });
 
   auto st = std::make_shared<StreamState>();
   st->stream = stream;
@@ -211,6 +218,7 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
   st->model = options.model_id;
   st->created = static_cast<int64_t>(std::time(nullptr));
   st->log = options.log_requests;
+  st->in_flight = in_flight;
 
   if (api.stream) {
     deferred = true;  // logged when the stream ends
@@ -270,6 +278,7 @@ HttpServer::HttpServer(HttpOptions options, Scheduler& scheduler, const Tokenize
   const int threads = s.options.http_threads > 0 ? s.options.http_threads : 2 * scheduler.options().parallel + 8;
   s.http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   s.http.set_payload_max_length(s.options.max_body_bytes);
+  s.http.set_tcp_nodelay(true);  // stream chunks are small: no Nagle delay per token
   s.http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // ours already
     if (res.status == 413) send_error(res, 413, "the request body is larger than the server accepts", "invalid_request_error");
@@ -349,6 +358,13 @@ void HttpServer::listen() { impl_->http.listen_after_bind(); }
 
 void HttpServer::stop() {
   impl_->stopping = true;
+  impl_->http.stop();
+}
+
+void HttpServer::shutdown() {
+  impl_->stopping = true;
+  // httplib's stop() cuts chunked responses, so wait for the generations to end first.
+  while (impl_->generations_in_flight > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   impl_->http.stop();
 }
 

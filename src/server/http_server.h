@@ -45,8 +45,11 @@ class HttpServer {
   int bind();
   // Serves until stop(); in-flight requests finish before it returns.
   void listen();
-  // Stops accepting; safe from any thread (e.g. a signal-handling thread).
+  // Stops at once: streams in flight are cut. Safe from any thread.
   void stop();
+  // Graceful stop (SIGTERM): new generation requests get 503 at once, requests in flight run to
+  // their end (streams to their [DONE]), then the server stops. Blocks until then.
+  void shutdown();
 
  private:
   void add_routes();

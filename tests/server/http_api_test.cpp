@@ -133,9 +133,14 @@ TEST_F(HttpApi, CompletionsAndStop) {
   EXPECT_EQ(j["object"], "text_completion");
   const std::string text = j["choices"][0]["text"];
   EXPECT_EQ(j["choices"][0]["logprobs"]["tokens"].size(), j["usage"]["completion_tokens"].get<size_t>());
-  // A stop string taken from the greedy output cuts it right before the string.
-  if (text.size() >= 3) {
-    const std::string stop = text.substr(2, 1);
+  // A stop string taken from the greedy output (its second character, whole UTF-8 sequence, not
+  // a U+FFFD that stands for invalid bytes) cuts the output right before the string.
+  size_t second = 1;
+  while (second < text.size() && (static_cast<unsigned char>(text[second]) & 0xC0) == 0x80) ++second;
+  size_t after = second + 1;
+  while (after < text.size() && (static_cast<unsigned char>(text[after]) & 0xC0) == 0x80) ++after;
+  const std::string stop = second < text.size() ? text.substr(second, after - second) : "";
+  if (!stop.empty() && stop != "\xEF\xBF\xBD") {
     const json req = {{"prompt", "Once upon"}, {"max_tokens", 6}, {"temperature", 0}, {"stop", {stop}}};
     r = c.Post("/v1/completions", req.dump(), "application/json");
     j = parse(r);

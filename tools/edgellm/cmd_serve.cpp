@@ -47,7 +47,7 @@ class ShutdownOnSignal {
       sigwait(&signals_, &sig);
       if (done_) return;
       std::fprintf(stderr, "serve: signal %d: not accepting new connections, finishing requests in flight\n", sig);
-      http.stop();
+      http.shutdown();
     });
   }
   ~ShutdownOnSignal() {
@@ -114,7 +114,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("-m,--model", a->model, "GGUF model file")->required();
   cmd->add_option("--host", a->http.host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", a->http.port, "Port (0: any free port)")->capture_default_str();
-  cmd->add_option("-np,--parallel", a->scheduler.parallel, "Requests generated at once")->capture_default_str();
+  cmd->add_option("--parallel", a->scheduler.parallel, "Requests generated at once")->capture_default_str();
   cmd->add_option("-c,--ctx-size", a->ctx, "Most positions of one request (default: training context, at most 4096)");
   cmd->add_option("--kv-size", a->scheduler.kv_positions, "Positions in the shared KV pool (default: parallel x ctx)");
   cmd->add_option("--kv-type", a->kv_type, "KV cache type: f16 or f32")->capture_default_str();

@@ -1,7 +1,12 @@
 // The one matrix-multiplication interface of the engine: every projection of the forward pass
-// goes through matmul(), so the per-ISA kernels (their own issue) plug in behind it without
-// touching the model code. Weights are read in their stored format (F32, F16, BF16, Q*_0/1,
-// K-quants, IQ4_NL), straight from the mapped file.
+// goes through matmul(), which runs the SIMD kernels of kernels/simd (kernels.h) for every
+// format they cover. Weights are read in their stored format (F32, F16, BF16, Q*_0/1, K-quants,
+// IQ4_NL), straight from the mapped file.
+//
+// Numerics: F32/F16/BF16 weights take the f32 activations as they are. Quantized weights take
+// activations quantized to 8 bits per row the way llama.cpp does (Q8_0 blocks for the
+// 32-element formats, Q8_K for K-quants), so results match llama.cpp's CPU backend closely and
+// differ from the float product of the dequantized weights by that 8-bit rounding.
 #pragma once
 
 #include <cstddef>
@@ -33,6 +38,11 @@ struct WeightMatrix {
 // Rows of W are split across the pool's threads; results do not depend on the thread count.
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y,
             runtime::ThreadPool& pool);
+
+// The same product through the generic path (dequantize each weight row to float, f32 dot with
+// the unquantized activations): the reference the SIMD path is tested against.
+void matmul_reference(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y,
+                      runtime::ThreadPool& pool);
 
 // Dequantizes row r of w into out (w.cols floats).
 void dequantize_weight_row(const WeightMatrix& w, int64_t r, float* out);

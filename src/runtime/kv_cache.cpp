@@ -98,4 +98,17 @@ void KvCache::read_v(int layer, int64_t n_pos, int64_t col, int64_t n_cols, floa
   read(layers_[static_cast<size_t>(layer)], false, n_pos, col, n_cols, out);
 }
 
+const void* KvCache::key_data(int layer) const {
+  shape(layer);
+  const Layer& l = layers_[static_cast<size_t>(layer)];
+  return type_ == KvType::F16 ? static_cast<const void*>(l.k16.data()) : l.k32.data();
+}
+
+const void* KvCache::value_data(int layer) const {
+  shape(layer);
+  const Layer& l = layers_[static_cast<size_t>(layer)];
+  if (l.shape.v_width == 0) return nullptr;
+  return type_ == KvType::F16 ? static_cast<const void*>(l.v16.data()) : l.v32.data();
+}
+
 }  // namespace edgellm::runtime

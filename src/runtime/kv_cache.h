@@ -39,6 +39,12 @@ class KvCache {
   void read_k(int layer, int64_t n_pos, int64_t col, int64_t n_cols, float* out) const;
   void read_v(int layer, int64_t n_pos, int64_t col, int64_t n_cols, float* out) const;
 
+  // In-place access for attention kernels: the layer's first key (value) row; position p's row
+  // starts p · k_width (v_width) elements further. Elements are F16 bits (uint16_t) or floats,
+  // per type(). Valid for the cache's lifetime; value_data is null when v_width is 0.
+  const void* key_data(int layer) const;
+  const void* value_data(int layer) const;
+
  private:
   struct Layer {
     KvLayerShape shape;

@@ -1,8 +1,48 @@
 #include "runtime/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "core/error.h"
 
 namespace edgellm::runtime {
+
+namespace {
+
+// How long an idle thread polls before it sleeps: long enough to bridge the gaps between the
+// dispatches of one forward pass (norms, RoPE, sampling: tens of microseconds), short enough
+// that an idle pool gives its core back quickly on a shared machine. The first polls are a
+// tight pause loop (a dispatch usually comes within microseconds); later ones yield the core
+// between polls, so that when there are more runnable threads than cores the thread being
+// waited for gets to run instead of the poller.
+constexpr auto kSpinTime = std::chrono::microseconds(200);
+constexpr int kTightPolls = 2000;  // ~10-20 µs of pause instructions
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+// Polls ready() until it holds or the spin time is over; returns its last value.
+template <class Ready>
+bool spin_until(Ready ready) {
+  for (int i = 0; i < kTightPolls; ++i) {
+    if (ready()) return true;
+    cpu_relax();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ready()) return true;
+    std::this_thread::yield();
+  }
+  return ready();
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads) {
   if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -14,85 +54,97 @@ ThreadPool::ThreadPool(int n_threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
+    stopping_.store(true);
+    generation_.fetch_add(1);
   }
-  start_cv_.notify_all();
+  wake_cv_.notify_all();
   for (auto& t : workers_) t.join();
+}
+
+// Returns false when the pool is stopping. The sleep handshake: a worker announces itself in
+// sleepers_ (under the mutex) before it re-checks the generation, and run() bumps the
+// generation before it reads sleepers_ (all sequentially consistent), so either the worker
+// sees the new generation or run() sees the sleeper and notifies under the mutex.
+bool ThreadPool::wait_for_work(uint64_t seen) {
+  const auto published = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+  if (!spin_until(published)) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    sleepers_.fetch_add(1);
+    wake_cv_.wait(lock, [&] { return generation_.load() != seen; });
+    sleepers_.fetch_sub(1);
+  }
+  return !stopping_.load();
+}
+
+void ThreadPool::execute(int index) {
+  try {
+    job_.call(job_.obj, index, n_threads_);
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!error_) error_ = std::current_exception();
+    failed_.store(true);
+  }
 }
 
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
-    const std::function<void(int, int)>* job = nullptr;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      start_cv_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-      if (stopping_) return;
-      seen = generation_;
-      job = job_;
-    }
-    std::exception_ptr error;
-    try {
-      (*job)(index, n_threads_);
-    } catch (...) {
-      error = std::current_exception();
-    }
-    {
+    if (!wait_for_work(seen)) return;
+    seen = generation_.load(std::memory_order_acquire);
+    execute(index);
+    if (pending_.fetch_sub(1) == 1 && caller_sleeping_.load()) {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (error && !error_) error_ = error;
-      if (--pending_ == 0) done_cv_.notify_one();
+      done_cv_.notify_one();
     }
   }
 }
 
-void ThreadPool::run(const std::function<void(int, int)>& job) {
+void ThreadPool::run_erased(JobRef job) {
   if (n_threads_ == 1) {
-    job(0, 1);
+    job.call(job.obj, 0, 1);
     return;
   }
-  {
+  job_ = job;
+  failed_.store(false);
+  barrier_arrived_.store(0);
+  pending_.store(n_threads_ - 1);
+  generation_.fetch_add(1);  // publishes job_ and the resets above to the workers
+  if (sleepers_.load() > 0) {
     std::lock_guard<std::mutex> lock(mutex_);
-    job_ = &job;
-    pending_ = n_threads_ - 1;
-    error_ = nullptr;
-    ++generation_;
+    wake_cv_.notify_all();
   }
-  start_cv_.notify_all();
-  std::exception_ptr own_error;
-  try {
-    job(0, n_threads_);
-  } catch (...) {
-    own_error = std::current_exception();
+  execute(0);
+  const auto all_done = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+  if (!spin_until(all_done)) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    caller_sleeping_.store(true);
+    done_cv_.wait(lock, all_done);
+    caller_sleeping_.store(false);
   }
   std::exception_ptr error;
   {
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_cv_.wait(lock, [&] { return pending_ == 0; });
-    job_ = nullptr;
-    error = own_error ? own_error : error_;
-    error_ = nullptr;
+    std::lock_guard<std::mutex> lock(mutex_);
+    error = std::exchange(error_, nullptr);
   }
   if (error) std::rethrow_exception(error);
 }
 
-void ThreadPool::parallel_for(int64_t n, int64_t grain,
-                              const std::function<void(int64_t, int64_t)>& body) {
-  if (n <= 0) return;
-  grain = std::max<int64_t>(grain, 1);
-  const int64_t n_grains = (n + grain - 1) / grain;
-  const int64_t n_chunks = std::min<int64_t>(n_grains, n_threads_);
-  if (n_chunks == 1) {
-    body(0, n);
+void ThreadPool::barrier() {
+  if (n_threads_ == 1) return;
+  const uint64_t phase = barrier_phase_.load(std::memory_order_acquire);
+  if (barrier_arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_threads_) {
+    barrier_arrived_.store(0, std::memory_order_relaxed);
+    barrier_phase_.store(phase + 1, std::memory_order_release);
     return;
   }
-  run([&](int index, int) {
-    if (index >= n_chunks) return;
-    const int64_t g_begin = n_grains * index / n_chunks;
-    const int64_t g_end = n_grains * (index + 1) / n_chunks;
-    const int64_t begin = g_begin * grain;
-    const int64_t end = std::min(n, g_end * grain);
-    if (begin < end) body(begin, end);
-  });
+  // Waits are short (threads do equal shares of work), but a descheduled thread on a busy
+  // machine can take a time slice: after the spin, yield the core instead of burning it.
+  const auto released = [&] {
+    return barrier_phase_.load(std::memory_order_acquire) != phase || failed_.load();
+  };
+  while (!spin_until(released)) std::this_thread::yield();
+  if (barrier_phase_.load(std::memory_order_acquire) == phase)
+    fail("thread pool barrier abandoned: another thread of the job failed");
 }
 
 }  // namespace edgellm::runtime

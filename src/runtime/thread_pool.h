@@ -1,14 +1,21 @@
 // A persistent pool of worker threads for data-parallel loops (matmuls, attention). The calling
 // thread takes part as thread 0, so ThreadPool(1) runs everything inline with no extra thread.
-// Not reentrant: run() must not be called from inside a job.
+//
+// Built for dispatches of a few microseconds (one decode-time matmul): a job is passed by
+// reference (no std::function, no allocation per call); idle workers spin briefly on an atomic
+// generation counter before they sleep on a condition variable, so back-to-back dispatches of
+// a forward pass wake them without a system call, while an idle pool costs no CPU.
+// Not reentrant: run() must not be called from inside a job of the same pool.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
-#include <functional>
+#include <functional>  // not used here; kept for files that relied on it (source compatibility)
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace edgellm::runtime {
@@ -25,26 +32,67 @@ class ThreadPool {
 
   // Calls job(thread_index, n_threads) once on every thread and waits for all of them. The first
   // exception thrown by any thread is rethrown here after all have finished.
-  void run(const std::function<void(int thread_index, int n_threads)>& job);
+  template <class Job>
+  void run(Job&& job) {
+    using J = std::remove_reference_t<Job>;
+    run_erased(JobRef{const_cast<void*>(static_cast<const void*>(&job)), [](void* obj, int i, int n) {
+                        (*static_cast<J*>(obj))(i, n);
+                      }});
+  }
 
   // Splits [0, n) into at most size() contiguous chunks whose boundaries are multiples of
-  // `grain` (except the end) and calls body(begin, end) for each non-empty chunk.
-  void parallel_for(int64_t n, int64_t grain,
-                    const std::function<void(int64_t begin, int64_t end)>& body);
+  // `grain` (except the end) and calls body(begin, end) for each non-empty chunk. The split
+  // depends only on n, grain and size().
+  template <class Body>
+  void parallel_for(int64_t n, int64_t grain, Body&& body) {
+    if (n <= 0) return;
+    if (grain < 1) grain = 1;
+    const int64_t n_grains = (n + grain - 1) / grain;
+    const int64_t n_chunks = n_grains < n_threads_ ? n_grains : n_threads_;
+    if (n_chunks == 1) {
+      body(int64_t{0}, n);
+      return;
+    }
+    run([&](int index, int) {
+      if (index >= n_chunks) return;
+      const int64_t begin = n_grains * index / n_chunks * grain;
+      const int64_t end_grain = n_grains * (index + 1) / n_chunks * grain;
+      const int64_t end = end_grain < n ? end_grain : n;
+      if (begin < end) body(begin, end);
+    });
+  }
+
+  // Inside a job of run(): returns once every thread of the pool has called it (all threads
+  // must call it the same number of times). When another thread's job threw, the waiting
+  // threads leave with an exception instead of waiting forever; run() rethrows the first one.
+  void barrier();
 
  private:
+  struct JobRef {
+    void* obj;
+    void (*call)(void* obj, int thread_index, int n_threads);
+  };
+  void run_erased(JobRef job);
   void worker_loop(int index);
+  void execute(int index);
+  bool wait_for_work(uint64_t seen);
 
   int n_threads_ = 1;
   std::vector<std::thread> workers_;
+  JobRef job_{};
+  // The fields the threads poll, each on its own cache line.
+  alignas(64) std::atomic<uint64_t> generation_{0};
+  alignas(64) std::atomic<int> pending_{0};
+  alignas(64) std::atomic<int> barrier_arrived_{0};
+  alignas(64) std::atomic<uint64_t> barrier_phase_{0};
+  alignas(64) std::atomic<int> sleepers_{0};
+  std::atomic<bool> caller_sleeping_{false};
+  std::atomic<bool> failed_{false};
+  std::atomic<bool> stopping_{false};
   std::mutex mutex_;
-  std::condition_variable start_cv_;
+  std::condition_variable wake_cv_;
   std::condition_variable done_cv_;
-  const std::function<void(int, int)>* job_ = nullptr;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stopping_ = false;
-  std::exception_ptr error_;
+  std::exception_ptr error_;  // guarded by mutex_
 };
 
 }  // namespace edgellm::runtime

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -59,6 +62,74 @@ TEST(ThreadPool, ExceptionFromWorkerIsRethrown) {
   std::atomic<int> count{0};
   pool.run([&](int, int) { count++; });
   EXPECT_EQ(count, 3);
+}
+
+TEST(ThreadPool, BarrierSeparatesPhases) {
+  for (int threads : {1, 2, 3, 4}) {
+    ThreadPool pool(threads);
+    for (int round = 0; round < 20; ++round) {
+      std::vector<int> written(static_cast<size_t>(threads), 0);
+      std::atomic<int> mismatches{0};
+      pool.run([&](int i, int n) {
+        for (int phase = 1; phase <= 3; ++phase) {
+          written[static_cast<size_t>(i)] = phase;
+          pool.barrier();
+          // After the barrier every thread has written this phase; nobody has written the next.
+          for (int j = 0; j < n; ++j)
+            if (written[static_cast<size_t>(j)] != phase) mismatches++;
+          pool.barrier();
+        }
+      });
+      EXPECT_EQ(mismatches, 0) << threads << " threads";
+    }
+  }
+}
+
+TEST(ThreadPool, ExceptionBeforeBarrierDoesNotHang) {
+  ThreadPool pool(3);
+  EXPECT_THROW(pool.run([&](int i, int) {
+    if (i == 1) throw std::runtime_error("boom before the barrier");
+    pool.barrier();
+  }),
+               std::runtime_error);
+  std::atomic<int> count{0};
+  pool.run([&](int, int) {
+    pool.barrier();
+    count++;
+  });
+  EXPECT_EQ(count, 3);
+}
+
+TEST(ThreadPool, ManyShortDispatchesAfterIdlePeriods) {
+  // Dispatches arrive while workers spin and after they fell asleep: none may be lost.
+  ThreadPool pool(3);
+  std::atomic<int64_t> total{0};
+  for (int burst = 0; burst < 3; ++burst) {
+    for (int k = 0; k < 300; ++k) pool.parallel_for(3, 1, [&](int64_t b, int64_t e) { total += e - b; });
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // past the spin time: workers sleep
+  }
+  EXPECT_EQ(total, 3 * 300 * 3);
+}
+
+TEST(ThreadPool, AcceptsStdFunctionAndMutableLambdas) {
+  ThreadPool pool(2);
+  std::atomic<int> calls{0};
+  const std::function<void(int, int)> job = [&](int, int) { calls++; };
+  pool.run(job);
+  int local = 0;
+  pool.parallel_for(1, 1, [&, local](int64_t, int64_t) mutable { calls += ++local; });
+  EXPECT_EQ(calls, 3);
+}
+
+TEST(ThreadPool, NestedInlinePoolInsideAJob) {
+  // Model code runs serial matmuls on an inline pool from inside jobs of the shared pool.
+  ThreadPool pool(2);
+  std::atomic<int> count{0};
+  pool.run([&](int, int) {
+    ThreadPool inline_pool(1);
+    inline_pool.parallel_for(10, 1, [&](int64_t b, int64_t e) { count += static_cast<int>(e - b); });
+  });
+  EXPECT_EQ(count, 20);
 }
 
 }  // namespace

@@ -1,0 +1,156 @@
+// The fused (online-softmax) attention against a naive double-precision reference that
+// materializes every score: GQA and MHA shapes, head_dim_k != head_dim_v, long sequences,
+// pos0 > 0, F16 and F32 caches, several thread counts; plus the reusable AttentionTile fed
+// in pieces (as a paged cache would) and its argument checks.
+#include "runtime/attention.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "core/error.h"
+#include "runtime/kv_cache.h"
+#include "runtime/thread_pool.h"
+
+namespace edgellm::runtime {
+namespace {
+
+struct Case {
+  int64_t n_head, n_head_kv, dk, dv, pos0, n_tokens;
+  KvType type;
+};
+
+std::vector<float> random_vector(std::mt19937& rng, size_t n, float sd) {
+  std::normal_distribution<float> normal(0.0f, sd);
+  std::vector<float> v(n);
+  for (float& e : v) e = normal(rng);
+  return v;
+}
+
+// out[t][h] = Σ_p softmax_p(scale · q·k_p) v_p over p <= pos0 + t, in double, from the cache's
+// stored (possibly F16-rounded) rows as read_k / read_v return them.
+std::vector<double> reference(const AttentionShape& s, const KvCache& kv, const std::vector<float>& q,
+                              int64_t pos0, int64_t n_tokens) {
+  const int64_t n_pos = pos0 + n_tokens;
+  const int64_t kw = kv.shape(0).k_width, vw = kv.shape(0).v_width;
+  std::vector<float> keys(static_cast<size_t>(n_pos * kw)), values(static_cast<size_t>(n_pos * vw));
+  kv.read_k(0, n_pos, 0, kw, keys.data());
+  kv.read_v(0, n_pos, 0, vw, values.data());
+  const int64_t group = s.n_head / s.n_head_kv;
+  std::vector<double> out(static_cast<size_t>(n_tokens * s.n_head * s.head_dim_v));
+  std::vector<double> scores;
+  for (int64_t t = 0; t < n_tokens; ++t)
+    for (int64_t h = 0; h < s.n_head; ++h) {
+      const int64_t g = h / group, visible = pos0 + t + 1;
+      const float* qh = q.data() + (t * s.n_head + h) * s.head_dim_k;
+      scores.assign(static_cast<size_t>(visible), 0.0);
+      double max = -1e300;
+      for (int64_t p = 0; p < visible; ++p) {
+        double dot = 0;
+        for (int64_t d = 0; d < s.head_dim_k; ++d)
+          dot += static_cast<double>(qh[d]) * keys[static_cast<size_t>(p * kw + g * s.head_dim_k + d)];
+        scores[static_cast<size_t>(p)] = dot * s.scale;
+        max = std::max(max, dot * s.scale);
+      }
+      double z = 0;
+      for (double& e : scores) z += (e = std::exp(e - max));
+      double* o = out.data() + (t * s.n_head + h) * s.head_dim_v;
+      for (int64_t p = 0; p < visible; ++p)
+        for (int64_t d = 0; d < s.head_dim_v; ++d)
+          o[d] += scores[static_cast<size_t>(p)] / z * values[static_cast<size_t>(p * vw + g * s.head_dim_v + d)];
+    }
+  return out;
+}
+
+TEST(Attention, MatchesDoubleReference) {
+  const Case cases[] = {
+      {8, 2, 64, 64, 0, 37, KvType::F32},      // GQA prefill from position 0
+      {14, 2, 64, 64, 90, 21, KvType::F16},    // Qwen2.5-0.5B heads, prefill after a prefix
+      {4, 4, 32, 48, 5, 1, KvType::F32},       // MHA decode, head_dim_k != head_dim_v
+      {4, 1, 16, 16, 2047, 1, KvType::F16},    // decode at the end of a 2048 context
+      {6, 2, 24, 40, 0, 130, KvType::F16},     // several query tiles and KV blocks
+  };
+  std::mt19937 rng(7);
+  for (const Case& c : cases) {
+    const AttentionShape s{c.n_head, c.n_head_kv, c.dk, c.dv, 1.0f / std::sqrt(static_cast<float>(c.dk))};
+    const int64_t n_pos = c.pos0 + c.n_tokens;
+    const int64_t kw = c.n_head_kv * c.dk + 3, vw = c.n_head_kv * c.dv + 5;  // rows wider than the heads
+    KvCache kv(n_pos + 4, {{kw, vw}}, c.type);
+    // sd 2 keys make peaked softmaxes (scores up to ~±30): the max-subtraction matters.
+    const std::vector<float> k = random_vector(rng, static_cast<size_t>(n_pos * kw), 2.0f);
+    const std::vector<float> v = random_vector(rng, static_cast<size_t>(n_pos * vw), 1.0f);
+    kv.store(0, 0, n_pos, k.data(), v.data());
+    const std::vector<float> q = random_vector(rng, static_cast<size_t>(c.n_tokens * c.n_head * c.dk), 1.0f);
+    const std::vector<double> ref = reference(s, kv, q, c.pos0, c.n_tokens);
+    double vmax = 0;
+    for (float e : v) vmax = std::max(vmax, static_cast<double>(std::abs(e)));
+    std::vector<float> first;
+    for (int threads : {1, 2, 3}) {
+      ThreadPool pool(threads);
+      std::vector<float> out(ref.size(), -7.0f);
+      attention(s, kv, 0, q.data(), c.pos0, c.n_tokens, out.data(), pool);
+      // Each output is a convex combination of value rows. Float scores carry a relative error
+      // ~dk·2^-24·Σ|q·k|·scale (< 1e-5 here), the exp polynomial 2e-7, float sums over up to
+      // 2048 weights ~1e-4 worst case: 1e-4·max|v| bounds all of it, while a masking or
+      // indexing mistake moves outputs by O(0.1·max|v|).
+      for (size_t i = 0; i < ref.size(); ++i)
+        ASSERT_NEAR(out[i], ref[i], 1e-4 * vmax)
+            << "heads " << c.n_head << "/" << c.n_head_kv << " pos0 " << c.pos0 << " element " << i
+            << " threads " << threads;
+      if (first.empty()) {
+        first = out;
+      } else {
+        ASSERT_EQ(0, std::memcmp(first.data(), out.data(), out.size() * sizeof(float))) << threads << " threads";
+      }
+    }
+  }
+}
+
+TEST(Attention, TileFedInPiecesEqualsOneRun) {
+  // A paged cache hands the tile its positions page by page; the order of runs and the cut
+  // points must not matter beyond float rounding of the rescaled sums.
+  std::mt19937 rng(3);
+  const int64_t dk = 32, dv = 16, n_pos = 300, rows = 5;
+  const std::vector<float> k = random_vector(rng, static_cast<size_t>(n_pos * dk), 1.5f);
+  const std::vector<float> v = random_vector(rng, static_cast<size_t>(n_pos * dv), 1.0f);
+  const std::vector<float> q = random_vector(rng, static_cast<size_t>(rows * dk), 1.0f);
+  const int64_t visible[rows] = {1, 64, 65, 200, 300};
+  AttentionTile tile(8, dk, dv, 0.2f);
+  auto run_pieces = [&](const std::vector<int64_t>& cuts) {
+    tile.begin(q.data(), dk, rows, visible);
+    for (size_t i = cuts.size() - 1; i > 0; --i) {  // last run first
+      KvRows r{KvType::F32, k.data() + cuts[i - 1] * dk, static_cast<size_t>(dk),
+               v.data() + cuts[i - 1] * dv, static_cast<size_t>(dv), cuts[i - 1], cuts[i] - cuts[i - 1]};
+      tile.add(r);
+    }
+    std::vector<float> out(static_cast<size_t>(rows * dv));
+    tile.finish(out.data(), dv);
+    return out;
+  };
+  const std::vector<float> whole = run_pieces({0, n_pos});
+  const std::vector<float> paged = run_pieces({0, 16, 17, 100, 164, 250, n_pos});
+  for (size_t i = 0; i < whole.size(); ++i) EXPECT_NEAR(paged[i], whole[i], 1e-5) << i;
+  // Row 0 sees only position 0: its output is exactly v_0.
+  for (int64_t d = 0; d < dv; ++d) EXPECT_NEAR(whole[static_cast<size_t>(d)], v[static_cast<size_t>(d)], 1e-6);
+}
+
+TEST(Attention, BadArgumentsAreErrors) {
+  KvCache kv(16, {{64, 64}}, KvType::F32);
+  ThreadPool pool(1);
+  std::vector<float> q(64 * 4), out(64 * 4);
+  EXPECT_THROW(attention({3, 2, 32, 32, 0.1f}, kv, 0, q.data(), 0, 1, out.data(), pool), Error);
+  EXPECT_THROW(attention({4, 2, 64, 64, 0.1f}, kv, 0, q.data(), 0, 1, out.data(), pool), Error);  // rows too narrow
+  EXPECT_THROW(attention({2, 2, 32, 32, 0.1f}, kv, 0, q.data(), 15, 2, out.data(), pool), Error);  // past n_ctx
+  EXPECT_THROW(attention({2, 2, 32, 32, 0.1f}, kv, 1, q.data(), 0, 1, out.data(), pool), Error);   // no layer 1
+  EXPECT_THROW(AttentionTile(0, 32, 32, 1.0f), Error);
+  AttentionTile tile(2, 8, 8, 1.0f);
+  const int64_t visible[3] = {1, 1, 1};
+  EXPECT_THROW(tile.begin(q.data(), 8, 3, visible), Error);
+}
+
+}  // namespace
+}  // namespace edgellm::runtime

@@ -144,7 +144,8 @@ bool HttpServer::Impl::write_events(StreamState& st, httplib::DataSink& sink) {
   std::string out;
   for (const StreamEvent& e : events) {
     if (!e.final) {
-      if (e.text.empty() && !st.logprobs) continue;
+      // A chunk per token even when its text is held back (part of a UTF-8 character or of a
+      // possible stop string): clients see the generation's pace, e.g. time to first token.
       json lp = json();
       if (st.logprobs && e.logprobs) {
         const std::span<const TokenLogprobs> one(&*e.logprobs, 1);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -34,6 +35,12 @@ std::vector<int32_t> random_tokens(int64_t n, int64_t n_vocab, uint32_t seed) {
 
 double seconds(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 // "VmHWM:   123 kB" style fields of /proc/self/status, in bytes (0 when unreadable).
 size_t proc_status_bytes(std::string_view field) {
   std::ifstream in("/proc/self/status");
@@ -58,18 +65,17 @@ std::string BenchTest::name() const {
   return depth > 0 ? fmt::format("{}@d{}", base, depth) : base;
 }
 
-double BenchSamples::mean() const {
-  if (tokens_per_second.empty()) return 0.0;
-  return std::accumulate(tokens_per_second.begin(), tokens_per_second.end(), 0.0) /
-         static_cast<double>(tokens_per_second.size());
+double BenchSamples::mean_of(const std::vector<double>& v) {
+  if (v.empty()) return 0.0;
+  return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
 }
 
-double BenchSamples::stddev() const {
-  const size_t n = tokens_per_second.size();
+double BenchSamples::stddev_of(const std::vector<double>& v) {
+  const size_t n = v.size();
   if (n < 2) return 0.0;
-  const double m = mean();
+  const double m = mean_of(v);
   double sum = 0.0;
-  for (double v : tokens_per_second) sum += (v - m) * (v - m);
+  for (double x : v) sum += (x - m) * (x - m);
   return std::sqrt(sum / static_cast<double>(n - 1));
 }
 
@@ -107,8 +113,9 @@ int64_t bench_context_size(const std::vector<BenchTest>& tests) {
   return n;
 }
 
-BenchSamples run_bench_test(runtime::Session& session, const BenchTest& test, int repetitions) {
+BenchSamples run_bench_test(runtime::Session& session, const BenchTest& test, int repetitions, int threads) {
   if (repetitions < 1) fail("repetitions must be at least 1, got {}", repetitions);
+  if (threads < 1) fail("threads must be at least 1, got {}", threads);
   if (test.n_tokens < 1 || test.depth < 0) fail("test {} needs at least one token and a depth >= 0", test.name());
   const int64_t before = context_before(test);
   if (before + test.n_tokens > session.n_ctx())
@@ -127,13 +134,16 @@ BenchSamples run_bench_test(runtime::Session& session, const BenchTest& test, in
     session.reset();
     if (!context.empty()) session.eval(context);  // untimed (run in max_batch pieces)
     const auto start = Clock::now();
+    const double cpu_start = process_cpu_seconds();
     if (test.kind == TestKind::Prefill) {
       session.eval(timed);
     } else {
       for (const int32_t token : timed) session.eval(std::span<const int32_t>(&token, 1));
     }
     const double elapsed = seconds(start);
+    const double cpu_per_thread = (process_cpu_seconds() - cpu_start) / threads;
     samples.tokens_per_second.push_back(static_cast<double>(test.n_tokens) / std::max(elapsed, 1e-9));
+    samples.cpu_tokens_per_second.push_back(static_cast<double>(test.n_tokens) / std::max(cpu_per_thread, 1e-9));
   }
   return samples;
 }

@@ -30,9 +30,15 @@ struct BenchTest {
 };
 
 struct BenchSamples {
-  std::vector<double> tokens_per_second;  // one per repetition
-  double mean() const;
-  double stddev() const;  // sample standard deviation (0 for one sample)
+  std::vector<double> tokens_per_second;  // wall clock, one per repetition
+  // Tokens per second of process CPU time divided by the thread count: what the run would reach
+  // with the cores to itself. On a shared, overloaded machine the wall-clock rate drops while
+  // this one (like the bounds, which are timed in CPU time) does not; equal on an idle machine.
+  std::vector<double> cpu_tokens_per_second;
+  double mean() const { return mean_of(tokens_per_second); }
+  double stddev() const { return stddev_of(tokens_per_second); }  // sample sd (0 for one sample)
+  static double mean_of(const std::vector<double>& v);
+  static double stddev_of(const std::vector<double>& v);
 };
 
 // What one token costs the model's weights.
@@ -47,7 +53,8 @@ ModelCost model_cost(const model::Model& model);
 // Runs `test` `repetitions` times, each on a fresh (reset) context, after one short untimed
 // warm-up. The session's context must hold bench_context_size() positions. Token ids are
 // random (fixed seed): speed does not depend on them.
-BenchSamples run_bench_test(runtime::Session& session, const BenchTest& test, int repetitions);
+// `threads` is the session's pool size (for the CPU-time rate).
+BenchSamples run_bench_test(runtime::Session& session, const BenchTest& test, int repetitions, int threads);
 
 // Context the tests need: the depth plus the prefill, or plus the decode prompt and the decode.
 int64_t bench_context_size(const std::vector<BenchTest>& tests);

@@ -69,7 +69,8 @@ TEST(BenchCli, JsonLinesHaveTheRequiredFields) {
     EXPECT_EQ(j.at("type"), "Q8_0");
     EXPECT_EQ(j.at("size").get<uint64_t>(), fs::file_size(model));
     EXPECT_EQ(j.at("samples_ts").size(), 2u);
-    for (const char* key : {"avg_ts", "stddev_ts", "bound_ts", "fraction_of_bound", "read_bandwidth_gbps"}) {
+    for (const char* key : {"avg_ts", "stddev_ts", "bound_ts", "fraction_of_bound", "cpu_ts", "cpu_fraction_of_bound",
+                            "read_bandwidth_gbps", "load_average"}) {
       const double v = j.at(key).get<double>();
       EXPECT_TRUE(std::isfinite(v) && v >= 0.0) << key << " = " << v;
     }

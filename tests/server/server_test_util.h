@@ -35,22 +35,25 @@ inline TinyGgufOptions server_model_options() {
   return o;
 }
 
-// Writes the tiny model once per process and returns its path.
-inline const std::string& tiny_server_model_path() {
-  static const std::string path = [] {
-    const std::string p = ::testing::TempDir() + "edgellm_server_tiny_" + std::to_string(getpid()) + ".gguf";
-    const std::vector<uint8_t> bytes = make_tiny_gguf(server_model_options());
+// Writes the tiny model (weights of `type`) once per process and returns its path.
+inline std::string tiny_server_model_path(TensorType type = TensorType::F32) {
+  const std::string p = ::testing::TempDir() + "edgellm_server_tiny_" + std::to_string(static_cast<int>(type)) + "_" +
+                        std::to_string(getpid()) + ".gguf";
+  if (!std::ifstream(p)) {
+    TinyGgufOptions o = server_model_options();
+    o.weight_type = type;
+    const std::vector<uint8_t> bytes = make_tiny_gguf(o);
     std::ofstream f(p, std::ios::binary);
     f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    return p;
-  }();
-  return path;
+  }
+  return p;
 }
 
 class TestServer {
  public:
-  explicit TestServer(server::SchedulerOptions so = default_scheduler(), server::HttpOptions ho = {})
-      : model_(model::Model::load(tiny_server_model_path())),
+  explicit TestServer(server::SchedulerOptions so = default_scheduler(), server::HttpOptions ho = {},
+                      TensorType weight_type = TensorType::F32)
+      : model_(model::Model::load(tiny_server_model_path(weight_type))),
         tokenizer_(Tokenizer::from_gguf(model_->file())),
         pool_(2) {
     std::signal(SIGPIPE, SIG_IGN);

@@ -61,7 +61,7 @@ class LlamaHfConverter final : public HfConverter {
   std::vector<ExtraTensor> extra_tensors(const nlohmann::json& c) const override {
     const nlohmann::json rs = hf_rope_scaling(c);
     if (hf_rope_type(rs) != "llama3") return {};
-    const double base = hf_float_or(c, "rope_theta", 10000.0);
+    const double base = hf_rope_theta(c);
     const int64_t dim = hf_head_dim(c);
     const double factor = hf_float_or(rs, "factor", 8.0);
     const double low = hf_float_or(rs, "low_freq_factor", 1.0);

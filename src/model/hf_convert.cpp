@@ -1,6 +1,7 @@
 #include "model/hf_convert.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -77,12 +78,85 @@ std::string hf_rope_type(const json& rs) {
   return t == "default" ? "" : t;
 }
 
+double hf_rope_theta(const json& c) {
+  if (c.contains("rope_theta") && !c["rope_theta"].is_null()) return hf_float_or(c, "rope_theta", 10000.0);
+  return hf_float_or(hf_rope_scaling(c), "rope_theta", 10000.0);  // newer configs: in rope_parameters
+}
+
 int64_t hf_head_dim(const json& c) {
   if (c.contains("head_dim") && !c["head_dim"].is_null()) return hf_int(c, "head_dim");
   const int64_t hidden = hf_int(c, "hidden_size"), heads = hf_int(c, "num_attention_heads");
   if (hidden % heads != 0) fail("config.json: hidden_size {} is not a multiple of num_attention_heads {}", hidden, heads);
   return hidden / heads;
 }
+
+namespace {
+
+// YaRN's magnitude correction as Hugging Face defines it (get_mscale): 1 when not extending.
+double yarn_get_mscale(double scale, double mscale) {
+  return scale <= 1.0 ? 1.0 : 0.1 * mscale * std::log(scale) + 1.0;
+}
+
+// The HF YaRN settings as llama.cpp's llama/qwen2 loaders can express them. Those loaders
+// read only the factor, the original context and rope.scaling.attn_factor (and fix beta_fast =
+// 32, beta_slow = 1); their context makes the cos/sin magnitude get_mscale(factor) times
+// rope.scaling.attn_factor. HF multiplies cos/sin by its attention_factor (default
+// get_mscale(factor), or get_mscale(factor, mscale) / get_mscale(factor, mscale_all_dim) when
+// both are set), so the ratio of the two goes into rope.scaling.attn_factor.
+void write_yarn(std::string_view arch, const json& c, const json& rs, double factor, gguf::GgufWriter& w) {
+  if (factor < 1.0) fail("config.json: YaRN 'factor' = {} must be at least 1", factor);
+  for (const auto& [k, fixed] : {std::pair<const char*, double>{"beta_fast", 32.0}, {"beta_slow", 1.0}}) {
+    const double v = hf_float_or(rs, k, fixed);
+    if (v != fixed && v != 0.0)  // HF reads `beta or default`: 0 means the default too
+      fail("config.json: YaRN {} = {} is not supported: llama.cpp runs {} with {} = {}", k, v, arch, k, fixed);
+  }
+  if (!hf_bool_or(rs, "truncate", true)) fail("config.json: YaRN truncate = false is not supported");
+  double attention = yarn_get_mscale(factor, 1.0);
+  if (rs.contains("attention_factor") && !rs["attention_factor"].is_null()) {
+    attention = hf_float_or(rs, "attention_factor", 1.0);
+  } else {
+    const double mscale = hf_float_or(rs, "mscale", 0.0), mscale_all_dim = hf_float_or(rs, "mscale_all_dim", 0.0);
+    if (mscale != 0.0 && mscale_all_dim != 0.0)
+      attention = yarn_get_mscale(factor, mscale) / yarn_get_mscale(factor, mscale_all_dim);
+  }
+  if (!(attention > 0.0) || !std::isfinite(attention))
+    fail("config.json: YaRN attention factor {} must be positive", attention);
+  w.set_u32(gguf::arch_key(arch, key::kRopeScalingOrigCtx),
+            static_cast<uint32_t>(hf_int_or(rs, "original_max_position_embeddings", hf_int(c, "max_position_embeddings"))));
+  const double attn_factor = attention / yarn_get_mscale(factor, 1.0);
+  if (std::abs(attn_factor - 1.0) > 1e-7)
+    w.set_f32(gguf::arch_key(arch, key::kRopeScalingAttnFactor), static_cast<float>(attn_factor));
+}
+
+void write_rope_scaling(std::string_view arch, const json& c, gguf::GgufWriter& w,
+                        std::string_view allowed_extra_rope_type) {
+  const json rs = hf_rope_scaling(c);
+  const std::string type = hf_rope_type(rs);
+  if (type.empty()) return;
+  if (!allowed_extra_rope_type.empty() && type == allowed_extra_rope_type) return;
+  if (type != "linear" && type != "yarn")
+    fail("config.json: rope_scaling type '{}' is not supported for {} (supported: linear, yarn{}{})", type, arch,
+         allowed_extra_rope_type.empty() ? "" : ", ", allowed_extra_rope_type);
+  const double factor = hf_float_or(rs, "factor", 0.0);
+  if (!(factor > 0.0) || !std::isfinite(factor))
+    fail("config.json: rope_scaling of type {} needs a positive 'factor'", type);
+  w.set_string(gguf::arch_key(arch, key::kRopeScalingType), type);
+  w.set_f32(gguf::arch_key(arch, key::kRopeScalingFactor), static_cast<float>(factor));
+  if (type == "yarn") write_yarn(arch, c, rs, factor, w);
+}
+
+// Sliding-window attention is not implemented: a window narrower than the context the model
+// runs with would change its outputs (Mistral v0.1; Mistral v0.2+ and Qwen2 leave it off).
+void refuse_sliding_window(const json& c) {
+  if (!c.contains("sliding_window") || c["sliding_window"].is_null()) return;
+  if (c.contains("use_sliding_window") && !hf_bool_or(c, "use_sliding_window", false)) return;
+  const int64_t window = hf_int(c, "sliding_window"), context = hf_int(c, "max_position_embeddings");
+  if (window < context)
+    fail("config.json: sliding_window = {} is smaller than max_position_embeddings = {}; sliding-window "
+         "attention is not supported", window, context);
+}
+
+}  // namespace
 
 void write_llama_style_metadata(std::string_view arch, const json& c, gguf::GgufWriter& w,
                                 std::string_view allowed_extra_rope_type) {
@@ -99,6 +173,7 @@ void write_llama_style_metadata(std::string_view arch, const json& c, gguf::Gguf
     fail("config.json: hidden_act {} is not supported (only silu)", c["hidden_act"].dump());
   if (hf_bool_or(c, "mlp_bias", false)) fail("config.json: mlp_bias = true is not supported");
   if (hf_float_or(c, "partial_rotary_factor", 1.0) != 1.0) fail("config.json: partial_rotary_factor is not supported");
+  refuse_sliding_window(c);
 
   u32(key::kVocabSize, hf_int(c, "vocab_size"));
   u32(key::kContextLength, hf_int(c, "max_position_embeddings"));
@@ -111,32 +186,11 @@ void write_llama_style_metadata(std::string_view arch, const json& c, gguf::Gguf
     u32(key::kKeyLength, head_dim);
     u32(key::kValueLength, head_dim);
   }
-  w.set_f32(gguf::arch_key(arch, key::kRopeFreqBase), static_cast<float>(hf_float_or(c, "rope_theta", 10000.0)));
+  w.set_f32(gguf::arch_key(arch, key::kRopeFreqBase), static_cast<float>(hf_rope_theta(c)));
   w.set_f32(gguf::arch_key(arch, key::kRmsEpsilon), static_cast<float>(hf_float_or(c, "rms_norm_eps", 1e-6)));
   u32(key::kRopeDimensionCount, head_dim);
 
-  const json rs = hf_rope_scaling(c);
-  const std::string type = hf_rope_type(rs);
-  if (type.empty()) return;
-  if (!allowed_extra_rope_type.empty() && type == allowed_extra_rope_type) return;
-  const double factor = hf_float_or(rs, "factor", 0.0);
-  if (type == "linear" || type == "yarn") {
-    if (!(factor > 0.0)) fail("config.json: rope_scaling of type {} needs a positive 'factor'", type);
-    w.set_string(gguf::arch_key(arch, key::kRopeScalingType), type);
-    w.set_f32(gguf::arch_key(arch, key::kRopeScalingFactor), static_cast<float>(factor));
-  } else {
-    fail("config.json: rope_scaling type '{}' is not supported for {}", type, arch);
-  }
-  if (type == "yarn") {
-    for (const char* k : {"attention_factor", "mscale", "mscale_all_dim"})
-      if (rs.contains(k) && !rs[k].is_null()) fail("config.json: YaRN setting '{}' is not supported", k);
-    w.set_u32(gguf::arch_key(arch, key::kRopeScalingOrigCtx),
-              static_cast<uint32_t>(hf_int_or(rs, "original_max_position_embeddings", hf_int(c, "max_position_embeddings"))));
-    if (rs.contains("beta_fast") && !rs["beta_fast"].is_null())
-      w.set_f32(gguf::arch_key(arch, key::kRopeScalingYarnBetaFast), static_cast<float>(hf_float_or(rs, "beta_fast", 32.0)));
-    if (rs.contains("beta_slow") && !rs["beta_slow"].is_null())
-      w.set_f32(gguf::arch_key(arch, key::kRopeScalingYarnBetaSlow), static_cast<float>(hf_float_or(rs, "beta_slow", 1.0)));
-  }
+  write_rope_scaling(arch, c, w, allowed_extra_rope_type);
 }
 
 std::optional<std::string> llama_style_tensor_name(std::string_view n, std::string_view hf_class) {
@@ -239,7 +293,10 @@ void convert_hf_checkpoint(const std::string& hf_dir, const std::string& out_pat
       config["architectures"].empty() || !config["architectures"][0].is_string())
     fail("{}: 'architectures' must list the model class", (dir / "config.json").string());
   const std::string hf_class = config["architectures"][0].get<std::string>();
-  const std::unique_ptr<Architecture> arch = create_architecture_for_hf(hf_class);
+  // Mistral (without a sliding window, see refuse_sliding_window) is Llama's model, and
+  // llama.cpp's converter writes it as arch llama.
+  const std::unique_ptr<Architecture> arch =
+      create_architecture_for_hf(hf_class == "MistralForCausalLM" ? "LlamaForCausalLM" : hf_class);
   const HfConverter* conv = arch->hf_converter();
   if (conv == nullptr) fail("convert: architecture {} has no Hugging Face converter", arch->name());
   const uint32_t file_type = file_type_id(options.type);

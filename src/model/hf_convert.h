@@ -82,10 +82,13 @@ bool hf_bool_or(const nlohmann::json& config, const char* key, bool fallback);
 nlohmann::json hf_rope_scaling(const nlohmann::json& config);
 std::string hf_rope_type(const nlohmann::json& rope_scaling);  // "" when none/default
 int64_t hf_head_dim(const nlohmann::json& config);
+double hf_rope_theta(const nlohmann::json& config);  // rope_theta, top level or in rope_parameters
 
 // Writes context/embedding/block/FFN/head/KV-head/eps/RoPE keys the way llama.cpp's converter
-// does, plus linear and YaRN rope scaling. Other rope types are the caller's to handle
-// (allowed_extra_rope_type, e.g. "llama3") or are refused.
+// does, plus linear and YaRN rope scaling (HF's YaRN attention factor folded into
+// rope.scaling.attn_factor, which llama.cpp honours for every architecture). Other rope types
+// are the caller's to handle (allowed_extra_rope_type, e.g. "llama3") or are refused, as are
+// sliding windows narrower than the context, mlp_bias and partial_rotary_factor.
 void write_llama_style_metadata(std::string_view arch, const nlohmann::json& config,
                                 gguf::GgufWriter& writer,
                                 std::string_view allowed_extra_rope_type = {});

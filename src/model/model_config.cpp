@@ -15,6 +15,9 @@ namespace {
 namespace key = gguf::key;
 namespace tensor = gguf::tensor;
 
+// The pre-"rope.scaling.*" name of the linear factor, still read by llama.cpp.
+constexpr std::string_view kRopeScaleLinear = "rope.scale_linear";
+
 int64_t positive(const std::string& k, int64_t value) {
   if (value <= 0 || value > (int64_t{1} << 31)) fail("model metadata: {} = {} is out of range", k, value);
   return value;
@@ -33,10 +36,13 @@ int64_t optional_int(const gguf::GgufFile& f, std::string_view arch, std::string
   return positive(k, f.get_int(k));
 }
 
+// RoPE scaling as llama.cpp's loader reads it (llama_model::load_hparams): a missing
+// rope.scaling.type means "linear", the factor comes from rope.scaling.factor or the older
+// rope.scale_linear key, and a missing or zero factor means no scaling at all.
 void read_rope_scaling(const gguf::GgufFile& f, std::string_view arch, ModelConfig& c) {
   kernels::RopeParams& r = c.rope;
-  const std::string type = f.get_string_or(gguf::arch_key(arch, key::kRopeScalingType), "none");
-  const double factor = f.get_float_or(gguf::arch_key(arch, key::kRopeScalingFactor), 0.0);
+  const std::string type_key = gguf::arch_key(arch, key::kRopeScalingType);
+  const std::string type = f.get_string_or(type_key, "linear");
   if (type == "none") {
     r.scaling = kernels::RopeScaling::None;
   } else if (type == "linear") {
@@ -44,20 +50,25 @@ void read_rope_scaling(const gguf::GgufFile& f, std::string_view arch, ModelConf
   } else if (type == "yarn") {
     r.scaling = kernels::RopeScaling::Yarn;
   } else {
-    fail("model metadata: unsupported {} '{}' (supported: none, linear, yarn)",
-         gguf::arch_key(arch, key::kRopeScalingType), type);
+    fail("model metadata: unsupported {} '{}' (supported: none, linear, yarn)", type_key, type);
   }
-  // llama.cpp treats a missing or zero factor as "no scaling".
+  std::string factor_key = gguf::arch_key(arch, key::kRopeScalingFactor);
+  if (!f.find(factor_key)) factor_key = gguf::arch_key(arch, kRopeScaleLinear);
+  const double factor = f.get_float_or(factor_key, 0.0);
   if (r.scaling != kernels::RopeScaling::None && factor == 0.0) r.scaling = kernels::RopeScaling::None;
   if (r.scaling != kernels::RopeScaling::None) {
-    if (!(factor > 0.0) || !std::isfinite(factor))
-      fail("model metadata: {} = {} must be positive", gguf::arch_key(arch, key::kRopeScalingFactor), factor);
+    if (!(factor > 0.0) || !std::isfinite(factor)) fail("model metadata: {} = {} must be positive", factor_key, factor);
     r.scaling_factor = factor;
   }
   if (r.scaling == kernels::RopeScaling::Yarn) {
+    // Below 1, llama.cpp's and Hugging Face's magnitude corrections part ways (and the model
+    // would be squeezed, not extended): no real checkpoint does that.
+    if (factor < 1.0) fail("model metadata: {} = {} must be at least 1 for YaRN", factor_key, factor);
     r.n_ctx_orig = optional_int(f, arch, key::kRopeScalingOrigCtx, c.n_ctx_train);
-    r.yarn_beta_fast = f.get_float_or(gguf::arch_key(arch, key::kRopeScalingYarnBetaFast), 32.0);
-    r.yarn_beta_slow = f.get_float_or(gguf::arch_key(arch, key::kRopeScalingYarnBetaSlow), 1.0);
+    // llama.cpp reads rope.scaling.yarn_beta_fast/_slow only for a few other architectures
+    // (grok, mistral3): llama, qwen2 and deepseek2 always run with 32 and 1, and so do we.
+    r.yarn_beta_fast = 32.0;
+    r.yarn_beta_slow = 1.0;
   }
   r.attn_factor = f.get_float_or(gguf::arch_key(arch, key::kRopeScalingAttnFactor), 1.0);
   if (!(r.attn_factor > 0.0) || !std::isfinite(r.attn_factor))

@@ -52,8 +52,20 @@ TEST_F(CliTest, RunGeneratesAndReportsSpeed) {
   const CommandResult r = cli("run -m " + model_ + " -p 'hello' -n 6 --temp 0 -t 2");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output.rfind("hello", 0), 0u) << r.output;
-  for (const char* s : {"load:", "prompt: 5 tokens", "generation:", "tokens/s", "peak RSS"})
-    EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;
+  // The end-of-run line: load time, prompt and generation speed, peak RSS, all measured.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.output, m,
+                                std::regex(R"(load: ([0-9.]+) s \| prompt: 5 tokens, ([0-9.]+) tokens/s \| )"
+                                           R"(generation: ([0-9]+) tokens, ([0-9.]+) tokens/s \| peak RSS: ([0-9.]+) MiB)")))
+      << r.output;
+  EXPECT_GT(std::stod(m[1]), 0.0);
+  EXPECT_GT(std::stod(m[2]), 0.0);
+  EXPECT_GE(std::stoi(m[3]), 1);
+  EXPECT_LE(std::stoi(m[3]), 6);
+  if (std::stoi(m[3]) > 1) {
+    EXPECT_GT(std::stod(m[4]), 0.0);
+  }
+  EXPECT_GT(std::stod(m[5]), 1.0);  // at least the binary itself
   // Greedy is deterministic; sampling with a seed too.
   EXPECT_EQ(cli("run -m " + model_ + " -p 'hello' -n 6 --temp 0 -t 1").output.substr(0, 12), r.output.substr(0, 12));
   const CommandResult a = cli("run -m " + model_ + " -p 'hi' -n 6 --temp 1 --seed 5 --top-k 0 --top-p 1 --min-p 0");
@@ -125,8 +137,12 @@ TEST_F(CliTest, PerplexityScoresTheSecondHalfOfEachWindow) {
   }
   EXPECT_NEAR(ppl, std::exp(nll / count), 1e-3 * ppl);
 
-  std::ofstream(text) << "short";
-  expect_error("perplexity -m " + model_ + " -f " + text.string() + " -c 16", "at least one window");
+  // llama.cpp's rule: at least two windows of text, even though only one would be scored.
+  std::ofstream(text) << "twenty bytes of text";
+  expect_error("perplexity -m " + model_ + " -f " + text.string() + " -c 16",
+               "you need at least 32 tokens to evaluate perplexity with a context of 16");
+  std::ofstream(text) << "thirty-two bytes of text, twice.";
+  EXPECT_EQ(cli("perplexity -m " + model_ + " -f " + text.string() + " -c 16").exit_code, 0);
 }
 
 TEST_F(CliTest, ConvertRefusesUnsupportedCheckpoints) {

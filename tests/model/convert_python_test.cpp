@@ -138,12 +138,17 @@ TEST_P(TinyModelTest, ConvertedModelMatchesPyTorchReference) {
   EXPECT_EQ(f.find_tensor(gguf::tensor::kRopeFreqs) != nullptr, variant == "llama3_rope");
   const std::string scaling = f.get_string_or(gguf::arch_key(arch, gguf::key::kRopeScalingType), "none");
   EXPECT_EQ(scaling, variant.ends_with("yarn") ? "yarn" : variant == "llama_bias_linear" ? "linear" : "none");
+  // HF's YaRN attention_factor (0.8 for llama_yarn) over the get_mscale(4) = 1 + 0.1 ln 4 that
+  // llama.cpp applies itself; absent when HF's default is llama.cpp's.
+  const double attn = f.get_float_or(gguf::arch_key(arch, gguf::key::kRopeScalingAttnFactor), 1.0);
+  EXPECT_NEAR(attn, variant == "llama_yarn" ? 0.8 / (1.0 + 0.1 * std::log(4.0)) : 1.0, 1e-6);
   EXPECT_EQ(f.find(gguf::key::kTokenizerTokens) != nullptr, true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Variants, TinyModelTest,
                          ::testing::Values("llama_gqa", "llama_mha_tied", "llama_bias_linear",
-                                           "llama3_rope", "llama_yarn", "qwen2", "qwen2_yarn"),
+                                           "llama3_rope", "llama_yarn", "mistral", "qwen2",
+                                           "qwen2_yarn"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 // The real TinyStories-656K checkpoint: greedy text and logits against the reference.

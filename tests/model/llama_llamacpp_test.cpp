@@ -6,7 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -35,6 +39,46 @@ bool reference_ready(std::string& why) {
     return false;
   }
   return true;
+}
+
+// llama-perplexity, built by install.sh --with-tools, or "".
+std::string llama_perplexity_tool() {
+  const char* dir = std::getenv("EDGELLM_LLAMACPP_DIR");
+  const char* home = std::getenv("HOME");
+  const fs::path base = dir ? fs::path(dir) : fs::path(home ? home : "/root") / ".cache/edgellm/llamacpp-ref";
+  return fs::exists(base / "bin/llama-perplexity") ? (base / "bin/llama-perplexity").string() : "";
+}
+
+// llama-perplexity's last lines come from a logger thread that may not have flushed them when
+// the process exits under load: its output goes to a file, and the run is repeated (at most 4
+// times) until `needed` is in it.
+std::string run_llama_perplexity(const std::string& args, const fs::path& log, const std::string& needed) {
+  std::string out;
+  for (int attempt = 0; attempt < 4 && out.find(needed) == std::string::npos; ++attempt) {
+    run_command(llama_perplexity_tool() + " " + args + " > " + log.string() + " 2>&1");
+    std::ifstream in(log);
+    out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return out;
+}
+
+struct PplResult {
+  double ppl = -1, err = -1;
+  int chunks = 0;
+};
+
+// "[1]12.3,[2]11.9,..." then "Final estimate: PPL = X +/- Y".
+PplResult parse_perplexity(const std::string& out) {
+  PplResult r;
+  std::smatch m;
+  if (std::regex_search(out, m, std::regex(R"(Final estimate: PPL = ([0-9.]+) \+/- ([0-9.]+))"))) {
+    r.ppl = std::stod(m[1]);
+    r.err = std::stod(m[2]);
+  }
+  const std::regex chunk(R"(\[([0-9]+)\][0-9.]+,)");
+  for (std::sregex_iterator it(out.begin(), out.end(), chunk), end; it != end; ++it)
+    r.chunks = std::max(r.chunks, std::stoi((*it)[1]));
+  return r;
 }
 
 void run_ok(const std::string& cmd) {
@@ -80,7 +124,8 @@ TEST_P(LlamaLlamaCppTest, LlamaCppLoadsOurFileAndAgrees) {
 
 INSTANTIATE_TEST_SUITE_P(Variants, LlamaLlamaCppTest,
                          ::testing::Values("llama_gqa", "llama_mha_tied", "llama_bias_linear",
-                                           "llama3_rope", "llama_yarn", "qwen2", "qwen2_yarn"),
+                                           "llama3_rope", "llama_yarn", "mistral", "qwen2",
+                                           "qwen2_yarn"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 // TinyStories (real weights, real tokenizer): llama.cpp tokenizes the prompt like we do, its
@@ -132,6 +177,46 @@ TEST(TinyStoriesLlamaCpp, SameTokensGreedyContinuationAndQ8Logits) {
   // 1.2% of the logit scale, llama.cpp's within 2.1%, each other within 2%. 5e-2 allows for
   // that; a misread block (scale, sign, nibble order) moves logits by O(1).
   EXPECT_LT(max_abs, 5e-2 * max_ref) << "largest logit " << max_ref;
+}
+
+// `edgellm perplexity` against llama-perplexity on TinyStories: same windows (count and layout,
+// BOS in front of each), same scored half, same final line, and the same numbers.
+TEST(TinyStoriesLlamaCpp, PerplexityMatchesLlamaPerplexity) {
+  const fs::path model = fs::path(EDGELLM_SHARED_DIR) / "models/tinystories-656k";
+  if (!fs::exists(model / "model.safetensors")) GTEST_SKIP() << model << " is absent";
+  if (llama_perplexity_tool().empty())
+    GTEST_SKIP() << "llama-perplexity not built (bash tools/reference/llamacpp/install.sh --with-tools)";
+  TempDir tmp("edgellm-llamacpp-ppl");
+  const fs::path gguf = tmp.path() / "ts.gguf";
+  run_ok(kCli + " convert " + model.string() + " " + gguf.string() + " --type f32");
+  const std::string text = kSource + "/tests/data/stories_eval.txt";
+  for (const int ctx : {128, 256}) {
+    const std::string args = " -m " + gguf.string() + " -f " + text + " -c " + std::to_string(ctx) + " -t 2";
+    const CommandResult ours_run = run_command(kCli + " perplexity" + args);
+    ASSERT_EQ(ours_run.exit_code, 0) << ours_run.output;
+    const std::string theirs_out = run_llama_perplexity(args, tmp.path() / "ppl.log", "Final estimate");
+    const PplResult ours = parse_perplexity(ours_run.output), theirs = parse_perplexity(theirs_out);
+    ASSERT_GT(theirs.ppl, 0) << theirs_out;
+    std::printf("-c %d: edgellm PPL %.4f +/- %.5f over %d windows; llama.cpp %.4f +/- %.5f over %d\n", ctx, ours.ppl,
+                ours.err, ours.chunks, theirs.ppl, theirs.err, theirs.chunks);
+    EXPECT_EQ(ours.chunks, theirs.chunks);
+    // Same F32 weights and F16 KV cache (both tools' default); the float32 sums run in
+    // different orders, which moves a mean log-probability by ~1e-6. 1e-4 relative is far
+    // below what one misplaced window, a missing BOS or scoring the wrong half changes (~1%+).
+    EXPECT_NEAR(ours.ppl, theirs.ppl, 1e-4 * theirs.ppl);
+    EXPECT_NEAR(ours.err, theirs.err, 1e-3 * theirs.err + 1e-5);  // printed to 5 decimals
+  }
+  // Too little text for two windows: both refuse, with the same message.
+  const fs::path short_text = tmp.path() / "short.txt";
+  std::ofstream(short_text) << "Once upon a time, there was a little cat. The cat liked to play in the sun.";
+  const std::string args = " -m " + gguf.string() + " -f " + short_text.string() + " -c 16";
+  const CommandResult ours = run_command(kCli + " perplexity" + args);
+  EXPECT_NE(ours.exit_code, 0);
+  EXPECT_NE(ours.output.find("you need at least 32 tokens to evaluate perplexity with a context of 16"), std::string::npos)
+      << ours.output;
+  EXPECT_NE(run_llama_perplexity(args, tmp.path() / "short.log", "you need at least")
+                .find("you need at least 32 tokens to evaluate perplexity with a context of 16"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -37,11 +37,18 @@ VARIANTS = {
                                                           "high_freq_factor": 4.0,
                                                           "original_max_position_embeddings": 64}},
                     {"dtype": "F16"}),
-    # Llama with YaRN (context extended 4x from 32 positions), sharded checkpoint.
+    # Llama with YaRN (context extended 4x from 32 positions) and an explicit attention_factor
+    # (HF uses it instead of 1 + 0.1 ln 4 = 1.139); default betas spelled out; sharded.
     "llama_yarn": ("LlamaForCausalLM", {"max_position_embeddings": 128,
                                         "rope_scaling": {"rope_type": "yarn", "factor": 4.0,
-                                                         "original_max_position_embeddings": 32}},
+                                                         "original_max_position_embeddings": 32,
+                                                         "attention_factor": 0.8,
+                                                         "beta_fast": 32, "beta_slow": 1}},
                    {"shards": 2}),
+    # Mistral v0.2+ style (no sliding window; converted as llama), GQA, explicit head_dim.
+    "mistral": ("MistralForCausalLM", {"num_attention_heads": 4, "num_key_value_heads": 1,
+                                       "head_dim": 24, "sliding_window": None,
+                                       "rope_theta": 1000000.0}, {}),
     # Qwen2: Q/K/V biases, NeoX RoPE, GQA, tied embeddings, large rope base.
     "qwen2": ("Qwen2ForCausalLM", {"num_attention_heads": 4, "num_key_value_heads": 2,
                                    "tie_word_embeddings": True, "rope_theta": 1000000.0}, {}),
@@ -194,7 +201,7 @@ def main():
     cfg = dict(BASE)
     cfg.update(overrides)
     cfg["architectures"] = [cls]
-    cfg["model_type"] = "qwen2" if cls == "Qwen2ForCausalLM" else "llama"
+    cfg["model_type"] = {"Qwen2ForCausalLM": "qwen2", "MistralForCausalLM": "mistral"}.get(cls, "llama")
     cfg["vocab_size"] = n_tokens + 5  # a few padding rows, as real checkpoints often have
     bias = "qkv" if cls == "Qwen2ForCausalLM" else ("all" if cfg.get("attention_bias") else "")
     rng = np.random.default_rng(args.seed)

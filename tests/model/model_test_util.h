@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@ struct TinyGgufOptions {
   std::string misshape_tensor;   // give this 2-D tensor one row too many
   bool with_tokenizer = false;   // add a byte-level tokenizer (needs n_vocab >= 257)
   uint32_t seed = 7;
+  std::function<void(gguf::GgufWriter&)> extra_metadata;  // more keys (e.g. RoPE scaling)
 };
 
 // A byte-level BPE tokenizer.json: the 256 byte tokens (GPT-2's byte-to-character table), no
@@ -75,6 +77,7 @@ inline std::vector<uint8_t> make_tiny_gguf(const TinyGgufOptions& o) {
   u32(key::kHeadCountKv, o.n_head_kv);
   w.set_f32(gguf::arch_key(o.arch, key::kRmsEpsilon), 1e-5f);
   w.set_f32(gguf::arch_key(o.arch, key::kRopeFreqBase), 10000.0f);
+  if (o.extra_metadata) o.extra_metadata(w);
   if (o.with_tokenizer) {
     Tokenizer tok = Tokenizer::from_hf_files(tiny_tokenizer_json(), R"({"eos_token":"<|endoftext|>"})");
     tok.pad_vocab_to(static_cast<int32_t>(o.n_vocab));

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Independent PyTorch reference of Hugging Face's LlamaForCausalLM / Qwen2ForCausalLM forward
-pass, for checking edgellm's logits. Written from the model definitions (not from edgellm's
-code): it reads config.json and the safetensors checkpoint (single or sharded) directly,
-computes in float64 on the original (unpermuted) HF weights with rotate_half RoPE, repeat_kv
-GQA, SwiGLU and RMSNorm, and writes the logits of every position as raw float32.
+pass (MistralForCausalLM without a sliding window is the same computation), for checking
+edgellm's logits. Written from the model definitions (not from edgellm's code): it reads
+config.json and the safetensors checkpoint (single or sharded) directly, computes in float64
+on the original (unpermuted) HF weights with rotate_half RoPE, repeat_kv GQA, SwiGLU and
+RMSNorm, and writes the logits of every position as raw float32.
 
 usage: reference_llama.py MODEL_DIR --tokens 1,2,3 --out logits.f32 [--greedy N]
 """
@@ -71,7 +72,7 @@ def rope_inv_freq(cfg, head_dim):
     elif kind == "yarn":
         factor = rs["factor"]
         orig = rs.get("original_max_position_embeddings", cfg["max_position_embeddings"])
-        beta_fast, beta_slow = rs.get("beta_fast", 32), rs.get("beta_slow", 1)
+        beta_fast, beta_slow = rs.get("beta_fast") or 32, rs.get("beta_slow") or 1
 
         def corr_dim(n_rot):
             return head_dim * math.log(orig / (n_rot * 2 * math.pi)) / (2 * math.log(base))
@@ -83,7 +84,18 @@ def rope_inv_freq(cfg, head_dim):
         ramp = torch.clamp((torch.arange(head_dim // 2, dtype=torch.float64) - low) / (high - low), 0, 1)
         extrapolation = 1 - ramp
         inv_freq = (inv_freq / factor) * (1 - extrapolation) + inv_freq * extrapolation
-        scale = 0.1 * math.log(factor) + 1.0
+
+        def get_mscale(s, m=1.0):
+            return 1.0 if s <= 1 else 0.1 * m * math.log(s) + 1.0
+
+        # HF: an explicit attention_factor wins; else mscale / mscale_all_dim when both are
+        # set; else the paper's 0.1 ln(s) + 1.
+        if rs.get("attention_factor") is not None:
+            scale = rs["attention_factor"]
+        elif rs.get("mscale") and rs.get("mscale_all_dim"):
+            scale = get_mscale(factor, rs["mscale"]) / get_mscale(factor, rs["mscale_all_dim"])
+        else:
+            scale = get_mscale(factor)
     elif kind != "default":
         raise SystemExit(f"unsupported rope type {kind}")
     return inv_freq, scale

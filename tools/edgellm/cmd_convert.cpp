@@ -1,5 +1,6 @@
 // `edgellm convert HF_DIR OUT.gguf [--type f32|f16|bf16|q8_0] [--name NAME]`: a Hugging Face
-// checkpoint (LlamaForCausalLM, Qwen2ForCausalLM) to a GGUF that llama.cpp loads too.
+// checkpoint (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, DeepseekV2ForCausalLM) to a
+// GGUF that llama.cpp loads too.
 #include <chrono>
 #include <cstdio>
 #include <memory>

@@ -1,7 +1,9 @@
 // `edgellm perplexity -m MODEL.gguf -f TEXT [-c CTX]`: perplexity as llama.cpp's perplexity tool
-// computes it: the tokenized text is cut into non-overlapping windows of CTX tokens, the first
-// token of each window is replaced by BOS (when the model adds one), and only the second half
-// of each window is scored (each of those tokens has at least CTX/2 tokens of context).
+// computes it: the text (tokenized with BOS when the model adds one) must hold at least 2·CTX
+// tokens; it is cut into non-overlapping windows of CTX tokens (a partial last window is
+// dropped), the first token of each window is replaced by BOS (when the model adds one), and
+// only the second half of each window is scored (each of those tokens has at least CTX/2 tokens
+// of context). The last line is llama.cpp's "Final estimate: PPL = X +/- Y".
 // --kl-base FILE also saves the scored positions' log-probabilities; a later run with
 // --kl-compare FILE evaluates the same tokens and reports KL divergence, PPL ratio and top-token
 // agreement against them (src/quantize/kl_divergence.h; files interchange with llama-perplexity).
@@ -61,11 +63,16 @@ void perplexity(const PerplexityArgs& a) {
   params.kv_type = runtime::kv_type_from_name(a.kv_type);
   runtime::Session session(*model, params, pool);
 
+  // llama.cpp asserts that the vocabulary adds no EOS (it would end the text with one).
+  if (!base && tokenizer.add_eos())
+    fail("perplexity: this model's tokenizer appends EOS to the text, which llama.cpp's perplexity refuses too");
   const std::vector<int32_t> tokens = base ? base->tokens() : tokenize_file(a.text_file, tokenizer);
   int64_t n_chunks = static_cast<int64_t>(tokens.size()) / n_ctx;
-  if (n_chunks == 0)
-    fail("{} has {} tokens; perplexity needs at least one window of -c {} tokens", a.text_file,
-         tokens.size(), n_ctx);
+  // llama.cpp's rule (and message): at least two windows of text.
+  if (!base && static_cast<int64_t>(tokens.size()) < 2 * n_ctx)
+    fail("you need at least {} tokens to evaluate perplexity with a context of {}; {} tokenizes to only {} tokens",
+         2 * n_ctx, n_ctx, a.text_file, tokens.size());
+  if (n_chunks == 0) fail("{} holds {} tokens, less than one window of {}", a.kl_compare, tokens.size(), n_ctx);
   if (a.max_chunks > 0) n_chunks = std::min(n_chunks, a.max_chunks);
   if (base && base->n_vocab() != model->config().n_vocab)
     fail("{} was saved for a vocabulary of {} tokens; this model has {}", a.kl_compare, base->n_vocab(),

@@ -17,6 +17,7 @@
 #include "chat/chat_template.h"
 #include "chat/template_source.h"
 #include "commands.h"
+#include "model_source.h"
 #include "core/error.h"
 #include "model/model.h"
 #include "runtime/session.h"
@@ -142,7 +143,7 @@ class Conversation {
 
 void chat_loop(const ChatArgs& args) {
   if (args.max_reply_tokens <= 0) fail("-n {} must be positive", args.max_reply_tokens);
-  const auto model = model::Model::load(args.model);
+  const auto model = model::Model::load(resolve_model_path(args.model));
   const Tokenizer tokenizer = Tokenizer::from_gguf(model->file());
   runtime::ThreadPool pool(args.threads);
   Conversation conversation(*model, tokenizer, args, pool);
@@ -162,7 +163,8 @@ void chat_loop(const ChatArgs& args) {
 void add_chat_command(CLI::App& app) {
   auto a = std::make_shared<ChatArgs>();
   CLI::App* cmd = app.add_subcommand("chat", "Interactive chat with the model's chat template");
-  cmd->add_option("-m,--model", a->model, "GGUF model file")->required();
+  cmd->add_option("-m,--model", a->model,
+                  "GGUF file, hf://OWNER/REPO/FILE.gguf or https:// URL (default: the bundled model)");
   cmd->add_option("--system", a->system, "System prompt");
   cmd->add_option("-n,--n-predict", a->max_reply_tokens, "Most tokens per reply")->capture_default_str();
   a->sampling.add_to(*cmd);

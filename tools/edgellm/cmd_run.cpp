@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "model_source.h"
 #include "core/error.h"
 #include "model/footprint.h"
 #include "model/model.h"
@@ -71,7 +72,7 @@ void run(const RunArgs& a) {
   StopMatcher stop(a.stop);
 
   const auto load_start = Clock::now();
-  const auto model = model::Model::load(a.model);
+  const auto model = model::Model::load(resolve_model_path(a.model));
   const Tokenizer tokenizer = Tokenizer::from_gguf(model->file());
   runtime::ThreadPool pool(a.threads);
   runtime::SessionParams params;
@@ -140,7 +141,8 @@ void run(const RunArgs& a) {
 void add_run_command(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt");
-  cmd->add_option("-m,--model", a->model, "GGUF model file")->required();
+  cmd->add_option("-m,--model", a->model,
+                  "GGUF file, hf://OWNER/REPO/FILE.gguf or https:// URL (default: the bundled model)");
   cmd->add_option("-p,--prompt", a->prompt, "Prompt text")->required();
   cmd->add_option("-n,--n-predict", a->n_predict, "Tokens to generate")->capture_default_str();
   cmd->add_option("--temp", a->temperature, "Temperature (0 = greedy)")->capture_default_str();

@@ -274,10 +274,14 @@ def main():
     with open(os.path.join(args.out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     if args.install:
-        dest = os.path.join(REPO_ROOT, "models", "default.gguf")
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        shutil.copy(results[chosen]["file"], dest)
-        log(f"installed {results[chosen]['file']} as {dest}")
+        models = os.path.join(REPO_ROOT, "models")
+        os.makedirs(os.path.join(models, "default-tokenizer"), exist_ok=True)
+        shutil.copy(results[chosen]["file"], os.path.join(models, "default.gguf"))
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copy(os.path.join(hf_dir, name), os.path.join(models, "default-tokenizer", name))
+        shutil.copy(os.path.join(args.out, "summary.json"), os.path.join(models, "default-training-summary.json"))
+        shutil.copy(os.path.join(args.out, "train.log"), os.path.join(models, "default-training.log"))
+        log(f"installed {results[chosen]['file']} as {models}/default.gguf (+ default-tokenizer/, summary)")
 
 
 if __name__ == "__main__":

@@ -6,18 +6,31 @@
 //     of the int8 peak measured in the same run.
 //   matvec_hot/...: the same on a 1024 x 4096 matrix that stays in cache (compute ceiling).
 //   The ceilings (kernels/simd/roofline.h) are measured first and printed in the context.
+// Over the thread pool with kernels::matmul's row split (1 and 2 threads; time = the slowest
+// thread's CPU time inside the kernel, like the ceilings):
+//   pool_matvec/<format>/threads:N: decode, 4096 x 4096, DRAM-bound as above; bw_frac against
+//     the N-thread read bandwidth.
+//   pool_prefill/<format>/tokens:T/threads:N: 2048 x 4096 weights, T tokens in 64-token blocks
+//     as kernels::matmul runs them; int8_frac against the N-thread int8 peak.
+//   pool_hot/<format>/threads:N: matvec on a cache-resident 1024 x 4096 matrix: compute-bound,
+//     so threads:2 / threads:1 is the pool's parallel speed-up.
+//   pool_dispatch/threads:N: an empty parallel_for, wall time (the pool's wake-up + join).
 // Rates are per CPU second (Google Benchmark's default), as the ceilings are.
 // Run: build/bench/simd_bench [--benchmark_filter=matvec/avx512vnni]
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "core/fp16.h"
+#include "kernels/matmul.h"
 #include "kernels/simd/kernels.h"
 #include "kernels/simd/roofline.h"
+#include "runtime/thread_pool.h"
 
 namespace {
 
@@ -27,6 +40,8 @@ namespace k = edgellm::kernels;
 constexpr int64_t kRows = 4096, kCols = 4096;
 double g_read_gbs = 0.0;
 double g_int8_gops = 0.0;
+double g_read_gbs_2t = 0.0;
+double g_int8_gops_2t = 0.0;
 
 const TensorType kFormats[] = {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K,
                                TensorType::Q6_K, TensorType::Q4_1, TensorType::Q5_0,
@@ -130,13 +145,111 @@ void bm_read(benchmark::State& state) {
   state.counters["bw_frac"] = benchmark::Counter(gbs / g_read_gbs, benchmark::Counter::kIsRate);
 }
 
+// `copies` consecutive copies of one random weight matrix (values do not affect the speed).
+std::vector<uint8_t> make_copies(TensorType t, int64_t rows, int64_t cols, size_t copies) {
+  const size_t matrix = edgellm::row_bytes(t, cols) * static_cast<size_t>(rows);
+  std::vector<uint8_t> w(matrix * copies);
+  std::mt19937 rng(9);
+  const auto src = make_weights(t, matrix, rng);
+  for (size_t c = 0; c < copies; ++c) std::memcpy(w.data() + matrix * c, src.data(), matrix);
+  return w;
+}
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// Runs the kernel over the pool's threads with kernels::matmul's row split and reports, as the
+// iteration time, the slowest thread's CPU time inside the kernel: on a shared machine a
+// thread that is descheduled does not count as slow (the roofline ceilings are timed the same
+// way). Dispatch latency is measured separately (pool_dispatch).
+template <class Kernel>
+void timed_split(benchmark::State& state, edgellm::runtime::ThreadPool& pool, int64_t rows, Kernel kernel) {
+  std::vector<double> seconds(static_cast<size_t>(pool.size()));
+  pool.run([&](int i, int n) {
+    const int64_t grains = (rows + 15) / 16;
+    const int64_t r0 = std::min(rows, grains * i / n * 16), r1 = std::min(rows, grains * (i + 1) / n * 16);
+    const double start = thread_cpu_seconds();
+    if (r0 < r1) kernel(r0, r1);
+    seconds[static_cast<size_t>(i)] = thread_cpu_seconds() - start;
+  });
+  state.SetIterationTime(*std::max_element(seconds.begin(), seconds.end()));
+}
+
+void bm_pool_matvec(benchmark::State& state, TensorType t, int threads, bool hot) {
+  edgellm::runtime::ThreadPool pool(threads);
+  const k::KernelSet& ks = k::active();
+  const int64_t rows = hot ? 1024 : kRows;
+  const size_t stride = edgellm::row_bytes(t, kCols);
+  const size_t matrix = stride * static_cast<size_t>(rows);
+  const size_t copies = hot ? 1 : std::max<size_t>(2, (size_t{256} << 20) / matrix + 1);
+  const auto w = make_copies(t, rows, kCols, copies);
+  const auto x = make_acts(kCols);
+  std::vector<uint8_t> xq(k::act_row_bytes(t, kCols));
+  ks.quantize_activations(t, x.data(), kCols, xq.data());
+  std::vector<float> y(static_cast<size_t>(rows));
+  size_t c = 0;
+  for (auto _ : state) {
+    const uint8_t* wc = w.data() + matrix * c;
+    timed_split(state, pool, rows, [&](int64_t r0, int64_t r1) { ks.matvec(t, wc, stride, r0, r1, kCols, xq.data(), y.data()); });
+    benchmark::DoNotOptimize(y.data());
+    c = (c + 1) % copies;
+  }
+  const double gbs = static_cast<double>(state.iterations() * matrix) / 1e9;
+  state.counters["GBps"] = benchmark::Counter(gbs, benchmark::Counter::kIsRate);
+  if (!hot)
+    state.counters["bw_frac"] = benchmark::Counter(gbs / (threads == 1 ? g_read_gbs : g_read_gbs_2t),
+                                                   benchmark::Counter::kIsRate);
+}
+
+void bm_pool_prefill(benchmark::State& state, TensorType t, int threads, int64_t tokens) {
+  edgellm::runtime::ThreadPool pool(threads);
+  const k::KernelSet& ks = k::active();
+  constexpr int64_t kPrefillRows = 2048;
+  const size_t stride = edgellm::row_bytes(t, kCols);
+  const auto w = make_copies(t, kPrefillRows, kCols, 1);
+  const auto x = make_acts(kCols * tokens);
+  const size_t ab = k::act_row_bytes(t, kCols);
+  std::vector<uint8_t> xq(ab * static_cast<size_t>(tokens));
+  for (int64_t i = 0; i < tokens; ++i)
+    ks.quantize_activations(t, x.data() + i * kCols, kCols, xq.data() + ab * static_cast<size_t>(i));
+  std::vector<float> y(static_cast<size_t>(kPrefillRows * tokens));
+  for (auto _ : state) {
+    // The token blocking of kernels::matmul: 64 tokens' activations stay in L2 per pass.
+    timed_split(state, pool, kPrefillRows, [&](int64_t r0, int64_t r1) {
+      for (int64_t t0 = 0; t0 < tokens; t0 += 64)
+        ks.matmul(t, w.data(), stride, r0, r1, kCols, xq.data() + ab * static_cast<size_t>(t0), ab,
+                  std::min<int64_t>(64, tokens - t0), y.data() + t0 * kPrefillRows, kPrefillRows);
+    });
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double gops = 2.0 * kPrefillRows * kCols * static_cast<double>(tokens * state.iterations()) / 1e9;
+  state.counters["GOPs"] = benchmark::Counter(gops, benchmark::Counter::kIsRate);
+  state.counters["int8_frac"] = benchmark::Counter(gops / (threads == 1 ? g_int8_gops : g_int8_gops_2t),
+                                                   benchmark::Counter::kIsRate);
+}
+
+void bm_pool_dispatch(benchmark::State& state, int threads) {
+  edgellm::runtime::ThreadPool pool(threads);
+  int64_t sink = 0;
+  for (auto _ : state) {
+    pool.parallel_for(threads, 1, [&](int64_t b, int64_t e) { benchmark::DoNotOptimize(sink += e - b); });
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   g_read_gbs = k::measure_read_bandwidth(1);
   g_int8_gops = k::measure_int8_peak(1);
+  g_read_gbs_2t = k::measure_read_bandwidth(2);
+  g_int8_gops_2t = k::measure_int8_peak(2);
   benchmark::AddCustomContext("cpu", k::describe());
+  benchmark::AddCustomContext("read_bandwidth_2t_GBps", std::to_string(g_read_gbs_2t));
+  benchmark::AddCustomContext("int8_peak_2t_GOPs", std::to_string(g_int8_gops_2t));
   benchmark::AddCustomContext("read_bandwidth_1t_GBps", std::to_string(g_read_gbs));
   benchmark::AddCustomContext("int8_peak_1t_GOPs", std::to_string(g_int8_gops));
   benchmark::RegisterBenchmark("read_stream", bm_read)->Unit(benchmark::kMicrosecond)->MinTime(0.3);
@@ -159,6 +272,22 @@ int main(int argc, char** argv) {
           ->Unit(benchmark::kMillisecond)
           ->MinTime(0.3);
     }
+  }
+  for (int threads : {1, 2}) {
+    const std::string suffix = "/threads:" + std::to_string(threads);
+    for (TensorType t : {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K}) {
+      const std::string name(edgellm::type_name(t));
+      benchmark::RegisterBenchmark(("pool_matvec/" + name + suffix).c_str(), bm_pool_matvec, t, threads, false)
+          ->Unit(benchmark::kMicrosecond)->MinTime(0.3)->UseManualTime();
+      benchmark::RegisterBenchmark(("pool_hot/" + name + suffix).c_str(), bm_pool_matvec, t, threads, true)
+          ->Unit(benchmark::kMicrosecond)->MinTime(0.2)->UseManualTime();
+      for (int64_t tokens : {128, 512})
+        benchmark::RegisterBenchmark(("pool_prefill/" + name + "/tokens:" + std::to_string(tokens) + suffix).c_str(),
+                                     bm_pool_prefill, t, threads, tokens)
+            ->Unit(benchmark::kMillisecond)->MinTime(0.3)->UseManualTime();
+    }
+    benchmark::RegisterBenchmark(("pool_dispatch" + suffix).c_str(), bm_pool_dispatch, threads)
+        ->Unit(benchmark::kMicrosecond)->MinTime(0.1)->UseRealTime();
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

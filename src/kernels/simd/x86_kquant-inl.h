@@ -220,7 +220,7 @@ struct KQuantKernel {
       }
       for (int r = 0; r < R; ++r) {
         const uint8_t* wb = w + r * ws + b * F::kBytes;
-        prefetch_span(w + r * ws, b * F::kBytes, (b + 1) * F::kBytes, 2 * R * ws);
+        prefetch_span(w + r * ws, b * F::kBytes, (b + 1) * F::kBytes, kAheadTiles * R * ws);
         const KPrep p = F::prep(wb);
         __m256i isum[T];
         for (int t = 0; t < T; ++t) isum[t] = _mm256_setzero_si256();

@@ -33,9 +33,9 @@ constexpr int64_t kTokenTile = 32;  // generic path: tokens dotted against one t
 // large enough that a chunk's rows stream as one long sequential read.
 constexpr int64_t kRowGrain = 16;
 // Prefill: tokens whose activations stay in L2 while a thread's rows stream past them (a
-// 4864-column Q8_0 activation row is 5.5 KB; 64 of them 350 KB). The kernel walks its rows in
-// register tiles and, for each tile (a few KB of weights, in L1), every token of the block.
-constexpr int64_t kTokenBlock = 64;
+// 4864-column Q8_0 activation row is 5.5 KB; 128 of them 700 KB). The kernel walks its rows in
+// register tiles (or repacked 16-row panels) and, for each, every token of the block.
+constexpr int64_t kTokenBlock = 128;
 
 // The calling thread's activation buffer, grown to the largest request and then reused, so
 // steady-state decoding allocates nothing. Workers only read it while the caller waits in

@@ -6,6 +6,7 @@
 #include "kernels/simd/x86_float-inl.h"
 #include "kernels/simd/x86_kquant-inl.h"
 #include "kernels/simd/x86_legacy-inl.h"
+#include "kernels/simd/x86_prefill-inl.h"
 
 namespace edgellm::kernels::x86 {
 namespace {
@@ -48,6 +49,12 @@ KernelSet make_set() {
   set(TensorType::Q4_K, format_kernels<KQuantKernel<D, KQ4>>());
   set(TensorType::Q5_K, format_kernels<KQuantKernel<D, KQ5>>());
   set(TensorType::Q6_K, format_kernels<KQuantKernel<D, KQ6>>());
+#if defined(__AVX512F__) && defined(__AVX512VNNI__)
+  if constexpr (D::kVnni && D::kAvx512) {  // the panel GEMM for prefill (x86_prefill-inl.h)
+    ks.formats[format_index(TensorType::Q4_0)].matmul = &matmul_panels<D, true>;
+    ks.formats[format_index(TensorType::Q8_0)].matmul = &matmul_panels<D, false>;
+  }
+#endif
   ks.quantize_q8_0 = &quantize_q8_0;
   ks.quantize_q8_k = &quantize_q8_k;
   ks.int8_peak_probe = &int8_peak_probe<D>;

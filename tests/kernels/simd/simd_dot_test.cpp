@@ -92,16 +92,17 @@ TEST_P(SimdDot, EveryLevelMatmulMatchesScalar) {
   const KernelSet& scalar = *for_isa(Isa::Scalar);
   std::mt19937 rng(7);
   const int64_t cols = col_counts()[1];
-  const int64_t rows = 9;
+  // 37 rows: two whole 16-row panels of the AVX-512 VNNI prefill kernel plus a remainder.
+  const int64_t rows = 37;
   const auto w = random_weights(t, rows, cols, rng);
   const size_t stride = row_bytes(t, cols);
-  for (int64_t tokens : {1, 2, 3, 4, 5, 7, 9}) {
+  for (int64_t tokens : {1, 2, 3, 4, 5, 7, 9, 13, 22}) {
     const auto x = random_acts(cols * tokens, rng);
     const auto xq = quantize(scalar, t, x, tokens, cols);
     const size_t ab = act_row_bytes(t, cols);
     const size_t ys = rows + 3;
     for (const KernelSet* ks : usable_sets()) {
-      for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, rows}, {1, 8}, {2, 3}}) {
+      for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, rows}, {1, 8}, {2, 3}, {3, 35}}) {
         std::vector<float> got(ys * static_cast<size_t>(tokens), -777.0f);
         ks->matmul(t, w.data(), stride, begin, end, cols, xq.data(), ab, tokens, got.data(), ys);
         for (int64_t k = 0; k < tokens; ++k) {

@@ -16,15 +16,24 @@ namespace {
 // Scratch slots of the step; blocks use their own small slot numbers.
 enum StepSlot : size_t { kRopeCos = 40, kRopeSin, kFinalNorm };
 
+// Every matmul of a step runs over a multiple of this many token rows (padding rows are copies
+// of the first row and belong to no sequence). The quantized kernels compute full tiles of 4
+// tokens identically whatever the batch size, but the 1-token matvec and the tail tiles round
+// differently; with padding, a token always goes through a full tile, so a sequence's logits do
+// not depend on how many other sequences share its step (greedy output alone = batched).
+constexpr int64_t kTokenRowMultiple = 4;
+
+int64_t padded(int64_t n) { return (n + kTokenRowMultiple - 1) / kTokenRowMultiple * kTokenRowMultiple; }
+
 // Stores each token's K/V in its sequence's blocks, then attends per (sequence, KV head).
 class SegmentAttention final : public BatchAttention {
  public:
-  SegmentAttention(PagedKvPool& kv, ThreadPool& pool, std::span<const BatchSegment> segments)
-      : kv_(kv), pool_(pool), segments_(segments) {
-    int64_t first = 0;
+  // n_rows: rows of the step including padding (rows past the segments' tokens).
+  SegmentAttention(PagedKvPool& kv, ThreadPool& pool, std::span<const BatchSegment> segments, int64_t n_rows)
+      : kv_(kv), pool_(pool), segments_(segments), n_rows_(n_rows) {
     for (const BatchSegment& s : segments) {
-      first_token_.push_back(first);
-      first += s.n_tokens;
+      first_token_.push_back(n_real_);
+      n_real_ += s.n_tokens;
     }
   }
 
@@ -42,6 +51,8 @@ class SegmentAttention final : public BatchAttention {
       }
     }
     const int64_t group = s.n_head / s.n_head_kv;
+    // Padding rows attend to nothing.
+    std::fill(out + n_real_ * s.n_head * s.head_dim_v, out + n_rows_ * s.n_head * s.head_dim_v, 0.0f);
     const int64_t n_items = static_cast<int64_t>(segments_.size()) * s.n_head_kv;
     const int64_t q_stride = s.n_head * s.head_dim_k;
     const int64_t o_stride = s.n_head * s.head_dim_v;
@@ -83,6 +94,8 @@ class SegmentAttention final : public BatchAttention {
   PagedKvPool& kv_;
   ThreadPool& pool_;
   std::span<const BatchSegment> segments_;
+  int64_t n_rows_;
+  int64_t n_real_ = 0;
   std::vector<int64_t> first_token_;
 };
 
@@ -99,12 +112,15 @@ std::vector<KvLayerShape> BatchForward::kv_shapes(const model::Model& model) {
   return shapes;
 }
 
-BatchForward::BatchForward(const model::Model& model, PagedKvPool& kv, ThreadPool& pool)
-    : model_(model), kv_(kv), pool_(pool) {
-  if (!supported(model))
-    fail("the {} architecture has no multi-sequence batched forward yet", model.architecture().name());
-  if (kv.n_layers() != model.layers().size())
+std::vector<KvLayerShape> BatchForward::pool_shapes(const model::Model& model) {
+  return supported(model) ? kv_shapes(model) : std::vector<KvLayerShape>{{1, 0}};
+}
+
+BatchForward::BatchForward(const model::Model& model, PagedKvPool& kv, ThreadPool& pool, int64_t n_ctx)
+    : model_(model), kv_(kv), pool_(pool), n_ctx_(n_ctx), batched_(supported(model)) {
+  if (batched_ && kv.n_layers() != model.layers().size())
     fail("paged KV pool has {} layers, the model {}", kv.n_layers(), model.layers().size());
+  if (n_ctx <= 0) fail("batch: context size {} must be positive", n_ctx);
 }
 
 void BatchForward::validate(std::span<const int32_t> tokens, std::span<const BatchSegment> segments) const {
@@ -115,6 +131,7 @@ void BatchForward::validate(std::span<const int32_t> tokens, std::span<const Bat
     const int64_t end = s.seq->n_past + s.n_tokens;
     if (end > static_cast<int64_t>(s.seq->blocks.size()) * kv_.block_size())
       fail("batch: sequence holds {} blocks, too few for position {}", s.seq->blocks.size(), end - 1);
+    if (!batched_ && end > n_ctx_) fail("batch: position {} is outside the context of {}", end - 1, n_ctx_);
     total += s.n_tokens;
   }
   if (total != static_cast<int64_t>(tokens.size()))
@@ -124,18 +141,44 @@ void BatchForward::validate(std::span<const int32_t> tokens, std::span<const Bat
       fail("token id {} at index {} is out of range: the vocabulary has {} tokens", tokens[i], i, n_vocab);
 }
 
+// Embeddings of the tokens, padded with copies of the first row.
+void BatchForward::embed(std::span<const int32_t> tokens) {
+  const int64_t n_embd = model_.config().n_embd;
+  const auto n = static_cast<int64_t>(tokens.size());
+  x_.resize(static_cast<size_t>(padded(n) * n_embd));
+  for (int64_t t = 0; t < n; ++t)
+    kernels::dequantize_weight_row(model_.token_embedding(), tokens[static_cast<size_t>(t)], x_.data() + t * n_embd);
+  for (int64_t t = n; t < padded(n); ++t) std::copy(x_.begin(), x_.begin() + n_embd, x_.begin() + t * n_embd);
+}
+
+// Final norm and LM head for the given rows of the residual stream, into logits_.
+void BatchForward::project_logits(const std::vector<int64_t>& rows) {
+  const model::ModelConfig& c = model_.config();
+  const auto n_rows = static_cast<int64_t>(rows.size());
+  if (n_rows == 0) {
+    logits_.clear();
+    return;
+  }
+  const int64_t n_padded = padded(n_rows);
+  logits_.resize(static_cast<size_t>(n_padded * c.n_vocab));
+  float* normed = scratch_.get(kFinalNorm, static_cast<size_t>(n_padded * c.n_embd));
+  for (int64_t r = 0; r < n_padded; ++r)
+    kernels::rms_norm(x_.data() + rows[static_cast<size_t>(r < n_rows ? r : 0)] * c.n_embd,
+                      model_.output_norm().data(), normed + r * c.n_embd, c.n_embd, c.rms_eps);
+  kernels::matmul(model_.output(), normed, n_padded, logits_.data(), pool_);
+  logits_.resize(static_cast<size_t>(n_rows * c.n_vocab));
+}
+
 std::span<const float> BatchForward::run(std::span<const int32_t> tokens,
                                          std::span<const BatchSegment> segments) {
   validate(tokens, segments);
-  const model::ModelConfig& c = model_.config();
-  const auto n = static_cast<int64_t>(tokens.size());
-  const int64_t n_embd = c.n_embd;
-  if (n == 0) return {};
-
-  x_.resize(static_cast<size_t>(n * n_embd));
-  for (int64_t t = 0; t < n; ++t)
-    kernels::dequantize_weight_row(model_.token_embedding(), tokens[static_cast<size_t>(t)],
-                                   x_.data() + t * n_embd);
+  if (tokens.empty()) return {};
+  if (!batched_) {
+    run_per_sequence(tokens, segments);
+    return logits_;
+  }
+  const int64_t n = padded(static_cast<int64_t>(tokens.size()));
+  embed(tokens);
 
   // RoPE angles per token, at each token's own position.
   const kernels::Rope& rope = model_.rope();
@@ -145,16 +188,16 @@ std::span<const float> BatchForward::run(std::span<const int32_t> tokens,
   int64_t t = 0;
   for (const BatchSegment& s : segments)
     for (int64_t j = 0; j < s.n_tokens; ++j, ++t) rope.angles(s.seq->n_past + j, 1, cos + t * pairs, sin + t * pairs);
+  for (; t < n; ++t) rope.angles(0, 1, cos + t * pairs, sin + t * pairs);  // padding rows
 
   // The layers' dense KV cache is unused in batch mode; a one-position cache satisfies the
   // context's reference.
   KvCache unused_kv(1, kv_shapes(model_), KvType::F32);
-  SegmentAttention attention(kv_, pool_, segments);
+  SegmentAttention attention(kv_, pool_, segments, n);
   model::LayerContext ctx{pool_, unused_kv, scratch_, rope, cos, sin, 0, n, nullptr, &attention};
   const auto& layers = model_.layers();
   for (size_t i = 0; i < layers.size(); ++i) layers[i]->forward(static_cast<int>(i), x_.data(), ctx);
 
-  // Final norm and LM head only for the rows whose logits are wanted.
   std::vector<int64_t> rows;
   t = 0;
   for (const BatchSegment& s : segments) {
@@ -162,15 +205,38 @@ std::span<const float> BatchForward::run(std::span<const int32_t> tokens,
     if (s.want_logits) rows.push_back(t - 1);
     s.seq->n_past += s.n_tokens;
   }
-  const auto n_rows = static_cast<int64_t>(rows.size());
-  logits_.resize(static_cast<size_t>(n_rows * c.n_vocab));
-  if (n_rows == 0) return {};
-  float* normed = scratch_.get(kFinalNorm, static_cast<size_t>(n_rows * n_embd));
-  for (int64_t r = 0; r < n_rows; ++r)
-    kernels::rms_norm(x_.data() + rows[static_cast<size_t>(r)] * n_embd, model_.output_norm().data(),
-                      normed + r * n_embd, n_embd, c.rms_eps);
-  kernels::matmul(model_.output(), normed, n_rows, logits_.data(), pool_);
+  project_logits(rows);
   return logits_;
+}
+
+// The fallback: each segment through all layers on its own, over its contiguous cache. The
+// logit rows are collected in the residual stream of the whole step, then projected together.
+void BatchForward::run_per_sequence(std::span<const int32_t> tokens, std::span<const BatchSegment> segments) {
+  const int64_t n_embd = model_.config().n_embd;
+  std::vector<float> last_rows;
+  size_t first = 0;
+  for (const BatchSegment& s : segments) {
+    if (!s.seq->dense) s.seq->dense = std::make_shared<KvCache>(n_ctx_, kv_shapes(model_), kv_.type());
+    const auto seg_tokens = tokens.subspan(first, static_cast<size_t>(s.n_tokens));
+    first += seg_tokens.size();
+    embed(seg_tokens);
+    const kernels::Rope& rope = model_.rope();
+    float* cos = scratch_.get(kRopeCos, static_cast<size_t>(s.n_tokens * rope.n_pairs()));
+    float* sin = scratch_.get(kRopeSin, static_cast<size_t>(s.n_tokens * rope.n_pairs()));
+    rope.angles(s.seq->n_past, s.n_tokens, cos, sin);
+    model::LayerContext ctx{pool_, *s.seq->dense, scratch_, rope, cos, sin, s.seq->n_past, s.n_tokens, nullptr, nullptr};
+    const auto& layers = model_.layers();
+    for (size_t i = 0; i < layers.size(); ++i) layers[i]->forward(static_cast<int>(i), x_.data(), ctx);
+    s.seq->n_past += s.n_tokens;
+    if (s.want_logits) {
+      const auto last = x_.begin() + (s.n_tokens - 1) * n_embd;
+      last_rows.insert(last_rows.end(), last, last + n_embd);
+    }
+  }
+  x_ = std::move(last_rows);
+  std::vector<int64_t> rows(x_.size() / static_cast<size_t>(n_embd));
+  for (size_t r = 0; r < rows.size(); ++r) rows[r] = static_cast<int64_t>(r);
+  project_logits(rows);
 }
 
 }  // namespace edgellm::runtime

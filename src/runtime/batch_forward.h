@@ -26,15 +26,23 @@ struct BatchSegment {
   bool want_logits = false;  // return the logits of the segment's last token
 };
 
+// Models with a layer that cannot attend across a multi-sequence batch (DeepSeek-V2's MLA) run
+// a per-sequence fallback: each segment goes through the layers on its own, with its KV in a
+// contiguous per-sequence cache (SequenceKv::dense, n_ctx positions); the pool's blocks then
+// only account for memory, and prefix reuse is off.
 class BatchForward {
  public:
-  // Throws edgellm::Error when a layer of the model cannot run multi-sequence batches.
-  BatchForward(const model::Model& model, PagedKvPool& kv, ThreadPool& pool);
+  // n_ctx: positions of a per-sequence cache in the fallback.
+  BatchForward(const model::Model& model, PagedKvPool& kv, ThreadPool& pool, int64_t n_ctx);
 
   // Whether every layer of the model supports multi-sequence batches (llama/qwen2 do).
   static bool supported(const model::Model& model);
-  // The per-layer KV row shapes a pool for this model needs.
+  bool batched() const { return batched_; }
+  // The per-layer KV row shapes of the model.
   static std::vector<KvLayerShape> kv_shapes(const model::Model& model);
+  // The shapes a PagedKvPool for this model needs: kv_shapes(), or one 1-float row per position
+  // (accounting only) in the fallback.
+  static std::vector<KvLayerShape> pool_shapes(const model::Model& model);
 
   // tokens: the segments' tokens, segment after segment. Every segment's sequence must already
   // hold blocks covering positions up to n_past + n_tokens. Returns one row of n_vocab logits per
@@ -45,10 +53,15 @@ class BatchForward {
 
  private:
   void validate(std::span<const int32_t> tokens, std::span<const BatchSegment> segments) const;
+  void embed(std::span<const int32_t> tokens);
+  void project_logits(const std::vector<int64_t>& rows);
+  void run_per_sequence(std::span<const int32_t> tokens, std::span<const BatchSegment> segments);
 
   const model::Model& model_;
   PagedKvPool& kv_;
   ThreadPool& pool_;
+  int64_t n_ctx_;
+  bool batched_;
   Scratch scratch_;
   std::vector<float> x_;
   std::vector<float> logits_;

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -23,8 +24,11 @@ namespace edgellm::runtime {
 // The blocks one sequence holds, in position order, and how many positions are written.
 struct SequenceKv {
   std::vector<int32_t> blocks;
-  std::vector<uint64_t> block_hashes;  // chain hashes of the first blocks_published blocks
+  std::vector<uint64_t> block_hashes;  // chain hashes of the published leading blocks
   int64_t n_past = 0;
+  // Models whose layers cannot attend across a multi-sequence batch (BatchForward's per-sequence
+  // fallback) keep the KV in this contiguous cache instead; the blocks then only do accounting.
+  std::shared_ptr<KvCache> dense;
 };
 
 class PagedKvPool {
@@ -32,6 +36,7 @@ class PagedKvPool {
   PagedKvPool(std::vector<KvLayerShape> layers, int64_t n_blocks, int64_t block_size, KvType type);
 
   int64_t block_size() const { return block_size_; }
+  KvType type() const { return type_; }
   int64_t n_blocks() const { return static_cast<int64_t>(meta_.size()); }
   size_t n_layers() const { return layers_.size(); }
   const KvLayerShape& shape(int layer) const;

@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "core/error.h"
 #include "model/model.h"
+#include "gguf/gguf_file.h"
+#include "model/deepseek2_test_util.h"
 #include "model/model_test_util.h"
 #include "runtime/session.h"
 #include "runtime/thread_pool.h"
@@ -83,22 +86,25 @@ TEST(PagedKvPool, RowsRoundTripAcrossBlocks) {
 
 // Logits of every sequence in a mixed batch (prompt chunks + decode tokens of other sequences)
 // equal those of a Session running that sequence alone.
-TEST(BatchForward, MatchesSessionPerSequence) {
-  const auto model = model::Model::load(test::tiny_server_model_path());
+void expect_batches_match_sessions(const model::Model& model) {
   ThreadPool pool(2);
-  PagedKvPool kv(BatchForward::kv_shapes(*model), 32, 4, KvType::F32);
-  BatchForward forward(*model, kv, pool);
-  const std::vector<std::vector<int32_t>> prompts = {
+  PagedKvPool kv(BatchForward::pool_shapes(model), 32, 4, KvType::F32);
+  BatchForward forward(model, kv, pool, 64);
+  const auto n_vocab = static_cast<int32_t>(model.config().n_vocab);
+  std::vector<std::vector<int32_t>> prompts = {
       {1, 2, 3, 4, 5, 6, 7}, {10, 20, 30}, {100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110}};
+  std::vector<int32_t> next = {42, 43, 44};
+  for (auto& p : prompts)
+    for (int32_t& t : p) t %= n_vocab;
+  for (int32_t& t : next) t %= n_vocab;
 
   // Reference: each prompt alone, then 3 decode tokens.
   SessionParams sp;
   sp.n_ctx = 64;
   sp.kv_type = KvType::F32;
   std::vector<std::vector<std::vector<float>>> expected(prompts.size());
-  const std::vector<int32_t> next = {42, 43, 44};
   for (size_t i = 0; i < prompts.size(); ++i) {
-    Session s(*model, sp, pool);
+    Session s(model, sp, pool);
     auto l = s.eval(prompts[i]);
     expected[i].emplace_back(l.begin(), l.end());
     for (int32_t t : next) {
@@ -112,10 +118,9 @@ TEST(BatchForward, MatchesSessionPerSequence) {
   const auto grow = [&](SequenceKv& s, int64_t n) {
     while (static_cast<int64_t>(s.blocks.size()) * kv.block_size() < s.n_past + n) s.blocks.push_back(kv.allocate());
   };
-  const int64_t n_vocab = model->config().n_vocab;
   const auto check = [&](std::span<const float> logits, size_t row, size_t seq, size_t step) {
     const std::vector<float>& want = expected[seq][step];
-    for (int64_t v = 0; v < n_vocab; ++v)
+    for (int32_t v = 0; v < n_vocab; ++v)
       ASSERT_NEAR(logits[row * static_cast<size_t>(n_vocab) + static_cast<size_t>(v)], want[static_cast<size_t>(v)], 1e-4f)
           << "sequence " << seq << " step " << step << " token " << v;
   };
@@ -149,11 +154,67 @@ TEST(BatchForward, MatchesSessionPerSequence) {
   EXPECT_EQ(seqs[2].n_past, 13);
 }
 
+TEST(BatchForward, MatchesSessionPerSequence) {
+  const auto model = model::Model::load(test::tiny_server_model_path());
+  ASSERT_TRUE(BatchForward::supported(*model));
+  expect_batches_match_sessions(*model);
+}
+
+// DeepSeek-V2 (MLA) runs the per-sequence fallback, with the same results.
+TEST(BatchForward, DeepseekFallbackMatchesSessionPerSequence) {
+  const std::vector<uint8_t> bytes = test::make_tiny_deepseek2_gguf({});
+  const auto model = model::Model::from_file(gguf::GgufFile::from_buffer(bytes));
+  ASSERT_FALSE(BatchForward::supported(*model));
+  expect_batches_match_sessions(*model);
+}
+
+// A sequence's logits are bit-identical whether it runs alone or with 1..6 other sequences in
+// the step (prefill and decode), also with quantized weights, where the 1-token matvec and the
+// tiled kernels round differently: this is what makes greedy output independent of the load.
+TEST(BatchForward, LogitsDoNotDependOnBatchNeighbours) {
+  for (TensorType type : {TensorType::F32, TensorType::Q4_0, TensorType::Q8_0}) {
+    const auto model = model::Model::load(test::tiny_server_model_path(type));
+    ThreadPool pool(2);
+    const std::vector<int32_t> prompt = {5, 6, 7, 8, 9, 10};
+    std::vector<float> alone_prefill, alone_decode;
+    for (int others = 0; others <= 6; ++others) {
+      PagedKvPool kv(BatchForward::pool_shapes(*model), 64, 4, KvType::F16);
+      BatchForward forward(*model, kv, pool, 64);
+      std::vector<SequenceKv> seqs(static_cast<size_t>(others + 1));
+      std::vector<int32_t> tokens = prompt;
+      std::vector<BatchSegment> segs = {{&seqs[0], 6, true}};
+      for (int o = 1; o <= others; ++o) {
+        for (int j = 0; j < o + 1; ++j) tokens.push_back(20 + o * 3 + j);
+        segs.push_back({&seqs[static_cast<size_t>(o)], o + 1, true});
+      }
+      for (size_t i = 0; i < seqs.size(); ++i)
+        while (static_cast<int64_t>(seqs[i].blocks.size()) * 4 < 8) seqs[i].blocks.push_back(kv.allocate());
+      auto logits = forward.run(tokens, segs);
+      const auto n_vocab = static_cast<size_t>(model->config().n_vocab);
+      const std::vector<float> prefill(logits.begin(), logits.begin() + static_cast<std::ptrdiff_t>(n_vocab));
+      // One decode token for everyone.
+      tokens.assign(seqs.size(), 77);
+      for (auto& seg : segs) seg.n_tokens = 1;
+      logits = forward.run(tokens, segs);
+      const std::vector<float> decode(logits.begin(), logits.begin() + static_cast<std::ptrdiff_t>(n_vocab));
+      if (others == 0) {
+        alone_prefill = prefill;
+        alone_decode = decode;
+        continue;
+      }
+      EXPECT_EQ(std::memcmp(prefill.data(), alone_prefill.data(), n_vocab * 4), 0)
+          << type_name(type) << ": prefill logits change with " << others << " neighbours";
+      EXPECT_EQ(std::memcmp(decode.data(), alone_decode.data(), n_vocab * 4), 0)
+          << type_name(type) << ": decode logits change with " << others << " neighbours";
+    }
+  }
+}
+
 TEST(BatchForward, RejectsBadSegmentsBeforeChangingState) {
   const auto model = model::Model::load(test::tiny_server_model_path());
   ThreadPool pool(1);
   PagedKvPool kv(BatchForward::kv_shapes(*model), 4, 4, KvType::F16);
-  BatchForward forward(*model, kv, pool);
+  BatchForward forward(*model, kv, pool, 64);
   SequenceKv seq;
   seq.blocks = {kv.allocate()};
   const std::vector<int32_t> five = {1, 2, 3, 4, 5}, bad = {1, 9999};

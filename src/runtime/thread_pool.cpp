@@ -17,7 +17,7 @@ namespace {
 // between polls, so that when there are more runnable threads than cores the thread being
 // waited for gets to run instead of the poller.
 constexpr auto kSpinTime = std::chrono::microseconds(200);
-constexpr int kTightPolls = 2000;  // ~10-20 µs of pause instructions
+constexpr int kTightPolls = 200;  // a few µs of pause instructions (~20-140 cycles each)
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)

@@ -222,13 +222,17 @@ struct KQuantKernel {
         const uint8_t* wb = w + r * ws + b * F::kBytes;
         prefetch_span(w + r * ws, b * F::kBytes, (b + 1) * F::kBytes, kAheadTiles * R * ws);
         const KPrep p = F::prep(wb);
-        __m256i isum[T];
-        for (int t = 0; t < T; ++t) isum[t] = _mm256_setzero_si256();
+        // Two accumulator chains (even / odd groups) halve the dependent multiply-add latency.
+        __m256i isum[T], isum_odd[T];
+        for (int t = 0; t < T; ++t) isum[t] = isum_odd[t] = _mm256_setzero_si256();
         F::groups(wb, [&](int g, __m256i u) {
           const __m256i sc = F::scale(p, g);
-          for (int t = 0; t < T; ++t)
-            isum[t] = dot_u8s8_scaled<D>(isum[t], u, load256(xb[t] + 4 + 32 * g), sc);
+          for (int t = 0; t < T; ++t) {
+            __m256i& chain = (g & 1) ? isum_odd[t] : isum[t];
+            chain = dot_u8s8_scaled<D>(chain, u, load256(xb[t] + 4 + 32 * g), sc);
+          }
         });
+        for (int t = 0; t < T; ++t) isum[t] = _mm256_add_epi32(isum[t], isum_odd[t]);
         for (int t = 0; t < T; ++t) {
           const __m256i corr = _mm256_madd_epi16(load256(xb[t] + 260), p.corr);
           if constexpr (F::kBias != 0)

@@ -21,9 +21,8 @@ enum StepSlot : size_t { kRopeCos = 40, kRopeSin, kFinalNorm };
 // tokens identically whatever the batch size, but the 1-token matvec and the tail tiles round
 // differently; with padding, a token always goes through a full tile, so a sequence's logits do
 // not depend on how many other sequences share its step (greedy output alone = batched).
+// (BatchForward's `batch_invariant` switch; without it nothing is padded.)
 constexpr int64_t kTokenRowMultiple = 4;
-
-int64_t padded(int64_t n) { return (n + kTokenRowMultiple - 1) / kTokenRowMultiple * kTokenRowMultiple; }
 
 // Stores each token's K/V in its sequence's blocks, then attends per (sequence, KV head).
 class SegmentAttention final : public BatchAttention {
@@ -116,12 +115,20 @@ std::vector<KvLayerShape> BatchForward::pool_shapes(const model::Model& model) {
   return supported(model) ? kv_shapes(model) : std::vector<KvLayerShape>{{1, 0}};
 }
 
-BatchForward::BatchForward(const model::Model& model, PagedKvPool& kv, ThreadPool& pool, int64_t n_ctx)
-    : model_(model), kv_(kv), pool_(pool), n_ctx_(n_ctx), batched_(supported(model)) {
+BatchForward::BatchForward(const model::Model& model, PagedKvPool& kv, ThreadPool& pool, int64_t n_ctx,
+                           bool batch_invariant)
+    : model_(model),
+      kv_(kv),
+      pool_(pool),
+      n_ctx_(n_ctx),
+      batched_(supported(model)),
+      row_multiple_(batch_invariant ? kTokenRowMultiple : 1) {
   if (batched_ && kv.n_layers() != model.layers().size())
     fail("paged KV pool has {} layers, the model {}", kv.n_layers(), model.layers().size());
   if (n_ctx <= 0) fail("batch: context size {} must be positive", n_ctx);
 }
+
+int64_t BatchForward::padded(int64_t n) const { return (n + row_multiple_ - 1) / row_multiple_ * row_multiple_; }
 
 void BatchForward::validate(std::span<const int32_t> tokens, std::span<const BatchSegment> segments) const {
   const int64_t n_vocab = model_.config().n_vocab;

@@ -32,8 +32,11 @@ struct BatchSegment {
 // only account for memory, and prefix reuse is off.
 class BatchForward {
  public:
-  // n_ctx: positions of a per-sequence cache in the fallback.
-  BatchForward(const model::Model& model, PagedKvPool& kv, ThreadPool& pool, int64_t n_ctx);
+  // n_ctx: positions of a per-sequence cache in the fallback. batch_invariant: pad every matmul
+  // to full 4-token tiles so a sequence's logits are bit-identical whatever shares its step
+  // (costs compute on small steps, e.g. one decoding request runs 4 rows).
+  BatchForward(const model::Model& model, PagedKvPool& kv, ThreadPool& pool, int64_t n_ctx,
+               bool batch_invariant = true);
 
   // Whether every layer of the model supports multi-sequence batches (llama/qwen2 do).
   static bool supported(const model::Model& model);
@@ -53,6 +56,7 @@ class BatchForward {
 
  private:
   void validate(std::span<const int32_t> tokens, std::span<const BatchSegment> segments) const;
+  int64_t padded(int64_t n) const;
   void embed(std::span<const int32_t> tokens);
   void project_logits(const std::vector<int64_t>& rows);
   void run_per_sequence(std::span<const int32_t> tokens, std::span<const BatchSegment> segments);
@@ -62,6 +66,7 @@ class BatchForward {
   ThreadPool& pool_;
   int64_t n_ctx_;
   bool batched_;
+  int64_t row_multiple_;
   Scratch scratch_;
   std::vector<float> x_;
   std::vector<float> logits_;

@@ -63,7 +63,7 @@ Scheduler::Scheduler(const model::Model& model, const Tokenizer& tokenizer, runt
       options_(options),
       metrics_(metrics),
       kv_(runtime::BatchForward::pool_shapes(model), pool_blocks(options), options.block_size, options.kv_type),
-      forward_(model, kv_, pool, options.n_ctx) {
+      forward_(model, kv_, pool, options.n_ctx, options.batch_invariant) {
   if (options_.max_step_tokens < options_.parallel)
     fail("a step of {} tokens cannot hold one decode token of each of {} slots", options_.max_step_tokens,
          options_.parallel);

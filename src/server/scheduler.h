@@ -46,6 +46,8 @@ struct SchedulerOptions {
   int64_t max_step_tokens = 512;  // tokens per batched step
   int64_t prefill_chunk = 256;    // prompt tokens of one request per step
   runtime::KvType kv_type = runtime::KvType::F16;
+  // Bit-identical logits for a request whatever shares its steps (runtime::BatchForward).
+  bool batch_invariant = true;
 };
 
 struct GenerationRequest {

@@ -86,10 +86,10 @@ TEST(PagedKvPool, RowsRoundTripAcrossBlocks) {
 
 // Logits of every sequence in a mixed batch (prompt chunks + decode tokens of other sequences)
 // equal those of a Session running that sequence alone.
-void expect_batches_match_sessions(const model::Model& model) {
+void expect_batches_match_sessions(const model::Model& model, bool batch_invariant = true) {
   ThreadPool pool(2);
   PagedKvPool kv(BatchForward::pool_shapes(model), 32, 4, KvType::F32);
-  BatchForward forward(model, kv, pool, 64);
+  BatchForward forward(model, kv, pool, 64, batch_invariant);
   const auto n_vocab = static_cast<int32_t>(model.config().n_vocab);
   std::vector<std::vector<int32_t>> prompts = {
       {1, 2, 3, 4, 5, 6, 7}, {10, 20, 30}, {100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110}};
@@ -157,7 +157,8 @@ void expect_batches_match_sessions(const model::Model& model) {
 TEST(BatchForward, MatchesSessionPerSequence) {
   const auto model = model::Model::load(test::tiny_server_model_path());
   ASSERT_TRUE(BatchForward::supported(*model));
-  expect_batches_match_sessions(*model);
+  expect_batches_match_sessions(*model, true);
+  expect_batches_match_sessions(*model, false);  // no padding rows
 }
 
 // DeepSeek-V2 (MLA) runs the per-sequence fallback, with the same results.

@@ -126,6 +126,8 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-body", a->http.max_body_bytes, "Largest request body in bytes")->capture_default_str();
   cmd->add_flag("!--no-log", a->http.log_requests, "Do not log one line per request");
+  cmd->add_flag("!--no-batch-invariance", a->scheduler.batch_invariant,
+                "Faster small steps, but a request's output may then depend on what shares its steps");
   cmd->callback([a] { serve(*a); });
 }
 

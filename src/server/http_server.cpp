@@ -292,7 +292,13 @@ HttpServer::HttpServer(HttpOptions options, Scheduler& scheduler, const Tokenize
     if (req.get_header_value("Authorization") == "Bearer " + s.options.api_key)
       return httplib::Server::HandlerResponse::Unhandled;
     send_error(res, 401, "invalid or missing API key (send 'Authorization: Bearer KEY')", "invalid_request_error");
-    s.metrics.count_request(req.path, 401);
+    s.metrics.count_request("unauthorized", 401);  // not the path: clients choose it, the label set must stay small
+    if (s.options.log_requests) {
+      RequestRecord record;
+      record.id = s.next_id++;
+      record.endpoint = req.path;
+      log_request(record, 401);
+    }
     return httplib::Server::HandlerResponse::Handled;
   });
   add_routes();

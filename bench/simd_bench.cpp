@@ -15,6 +15,9 @@
 //   pool_hot/<format>/threads:N: matvec on a cache-resident 1024 x 4096 matrix: compute-bound,
 //     so threads:2 / threads:1 is the pool's parallel speed-up.
 //   pool_dispatch/threads:N: an empty parallel_for, wall time (the pool's wake-up + join).
+//   attention/decode/ctx:C: one decoded token of a Qwen2.5-0.5B-shaped layer (14 query / 2 KV
+//     heads of 64) over C cached F16 positions, 1 thread; bw_frac = KV bytes / time against
+//     the read bandwidth (the cache of one layer fits in L2/L3, so this can exceed 1).
 // Rates are per CPU second (Google Benchmark's default), as the ceilings are.
 // Run: build/bench/simd_bench [--benchmark_filter=matvec/avx512vnni]
 #include <benchmark/benchmark.h>
@@ -30,6 +33,8 @@
 #include "kernels/matmul.h"
 #include "kernels/simd/kernels.h"
 #include "kernels/simd/roofline.h"
+#include "runtime/attention.h"
+#include "runtime/kv_cache.h"
 #include "runtime/thread_pool.h"
 
 namespace {
@@ -240,6 +245,23 @@ void bm_pool_dispatch(benchmark::State& state, int threads) {
   }
 }
 
+void bm_attention_decode(benchmark::State& state, int64_t ctx) {
+  namespace rt = edgellm::runtime;
+  const rt::AttentionShape shape{14, 2, 64, 64, 0.125f};
+  rt::KvCache kv(ctx, {{128, 128}}, rt::KvType::F16);
+  const auto rows = make_acts(ctx * 128);
+  kv.store(0, 0, ctx, rows.data(), rows.data());
+  const auto q = make_acts(14 * 64);
+  std::vector<float> out(14 * 64);
+  rt::ThreadPool pool(1);
+  for (auto _ : state) {
+    rt::attention(shape, kv, 0, q.data(), ctx - 1, 1, out.data(), pool);
+    benchmark::DoNotOptimize(out.data());
+  }
+  const double gb = static_cast<double>(ctx) * 2 * 128 * 2 * static_cast<double>(state.iterations()) / 1e9;
+  state.counters["bw_frac"] = benchmark::Counter(gb / g_read_gbs, benchmark::Counter::kIsRate);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -290,6 +312,9 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("pool_dispatch" + suffix).c_str(), bm_pool_dispatch, threads)
         ->Unit(benchmark::kMicrosecond)->MinTime(0.1)->UseRealTime();
   }
+  for (int64_t ctx : {512, 2048})
+    benchmark::RegisterBenchmark(("attention/decode/ctx:" + std::to_string(ctx)).c_str(), bm_attention_decode, ctx)
+        ->Unit(benchmark::kMicrosecond)->MinTime(0.2);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -66,10 +66,12 @@ class AttentionTile {
   static constexpr int64_t kBlock = 64;  // KV positions converted and scored together
 
  private:
-  void add_block(const float* k, size_t ks, const float* v, size_t vs, int64_t pos_begin, int64_t n);
+  void add_block(const uint8_t* k, size_t ks, const uint8_t* v, size_t vs, bool f16, int64_t pos_begin,
+                 int64_t n);
 
   int64_t max_rows_, dk_, dv_;
   float scale_;
+  bool simd_;  // x86 AVX2/FMA/F16C inner loops (the kernel level allows them)
   const float* q_ = nullptr;
   size_t q_stride_ = 0;
   int64_t n_rows_ = 0;

@@ -10,7 +10,11 @@ namespace edgellm::tok {
 
 void MergeTable::reserve(size_t n) {
   size_t capacity = 16;
-  while (capacity < 2 * n) capacity *= 2;
+  shift_ = 64 - 4;
+  while (capacity < 2 * n) {
+    capacity *= 2;
+    --shift_;
+  }
   entries_.assign(capacity, Entry{});
   mask_ = capacity - 1;
   count_ = 0;

@@ -41,9 +41,12 @@ class MergeTable {
   static uint64_t pack(int32_t a, int32_t b) {
     return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
   }
-  static size_t hash(uint64_t key) { return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> 20); }
+  // Fibonacci hashing: the top bits of the product depend on every bit of the key (the low
+  // bits of a shifted product would ignore the left symbol, and cluster).
+  size_t hash(uint64_t key) const { return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_); }
   std::vector<Entry> entries_;
   size_t mask_ = 0;
+  int shift_ = 63;
   size_t count_ = 0;
 };
 

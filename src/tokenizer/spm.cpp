@@ -34,11 +34,13 @@ struct SpmEncoder::Scratch {
   struct Symbol {
     uint32_t offset, length;
     int32_t prev, next;
+    int32_t id;  // its mergeable token, or -1 (a character with no token of its own)
   };
   struct Bigram {
     float score;
     int32_t left, right;
     uint32_t length;
+    int32_t id;  // the token the pair merges into
   };
   std::vector<Symbol> symbols;
   std::vector<Bigram> heap;
@@ -52,6 +54,8 @@ SpmEncoder::SpmEncoder(const Vocab& vocab, const TokenIndex& index) : vocab_(&vo
   size_t n_pairs = 0;
   for (const auto& token : vocab.tokens) n_pairs += token.size();
   inner_pairs_.reserve(n_pairs);
+  token_pairs_.reserve(n_pairs);
+  char_tokens_.reserve(vocab.tokens.size());
   for (int32_t id = 0; id < vocab.size(); ++id) {
     const std::string_view text = vocab.tokens[id];
     if (mergeable_token(text) != id) continue;
@@ -60,7 +64,13 @@ SpmEncoder::SpmEncoder(const Vocab& vocab, const TokenIndex& index) : vocab_(&vo
     while (pos < text.size()) {
       const size_t n = char_length(text, pos);
       const int32_t current = pack_char(text, pos, n);
-      if (pos > 0) inner_pairs_.insert(previous, current, {0, 0});
+      if (pos > 0) {
+        inner_pairs_.insert(previous, current, {0, 0});
+        const int32_t left = mergeable_token(text.substr(0, pos)), right = mergeable_token(text.substr(pos));
+        if (left >= 0 && right >= 0) token_pairs_.insert(left, right, {0, id});
+      } else if (n == text.size()) {
+        char_tokens_.insert(0, current, {0, id});
+      }
       previous = current;
       pos += n;
     }
@@ -106,8 +116,9 @@ void SpmEncoder::encode_segment(std::string_view text, std::vector<int32_t>& out
   for (size_t pos = 0; pos < text.size();) {
     const size_t n = char_length(text, pos);
     const auto index = static_cast<int32_t>(symbols.size());
+    const MergeTable::Merge* token = char_tokens_.find(0, pack_char(text, pos, n));
     symbols.push_back({static_cast<uint32_t>(pos), static_cast<uint32_t>(n), index - 1,
-                       pos + n < text.size() ? index + 1 : -1});
+                       pos + n < text.size() ? index + 1 : -1, token != nullptr ? token->result : -1});
     pos += n;
   }
 
@@ -121,9 +132,15 @@ void SpmEncoder::encode_segment(std::string_view text, std::vector<int32_t>& out
   const auto try_add = [&](int32_t left, int32_t right) {
     if (left < 0 || right < 0) return;
     const uint32_t length = symbols[left].length + symbols[right].length;
-    const int32_t id = mergeable_token(text.substr(symbols[left].offset, length));
+    int32_t id = -1;
+    if (symbols[left].id >= 0 && symbols[right].id >= 0) {
+      const MergeTable::Merge* m = token_pairs_.find(symbols[left].id, symbols[right].id);
+      if (m != nullptr) id = m->result;
+    } else {  // a side without a token of its own (e.g. "x" where only "▁x" is a token)
+      id = mergeable_token(text.substr(symbols[left].offset, length));
+    }
     if (id < 0) return;
-    heap.push_back({vocab_->scores[id], left, right, length});
+    heap.push_back({vocab_->scores[id], left, right, length, id});
     std::push_heap(heap.begin(), heap.end(), lower_priority);
   };
   for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) try_add(i - 1, i);
@@ -137,6 +154,7 @@ void SpmEncoder::encode_segment(std::string_view text, std::vector<int32_t>& out
     // Stale: one side was merged into something else since this pair was queued.
     if (left.length == 0 || right.length == 0 || left.length + right.length != b.length) continue;
     left.length += right.length;
+    left.id = b.id;
     right.length = 0;
     left.next = right.next;
     if (right.next >= 0) symbols[right.next].prev = b.left;
@@ -146,7 +164,7 @@ void SpmEncoder::encode_segment(std::string_view text, std::vector<int32_t>& out
 
   for (int32_t i = 0; i >= 0; i = symbols[i].next) {
     const std::string_view piece = text.substr(symbols[i].offset, symbols[i].length);
-    const int32_t id = mergeable_token(piece);
+    const int32_t id = symbols[i].id;
     if (id >= 0) {
       out.push_back(id);
       previous_was_unknown = false;

@@ -39,6 +39,12 @@ class SpmEncoder {
   std::array<int32_t, 256> byte_token_{};
   // Pairs of adjacent characters that occur inside some mergeable token (key: packed bytes).
   MergeTable inner_pairs_;
+  // Integer lookups instead of hashing text while merging: the token of each single character
+  // (key: 0, packed bytes; the packed bytes in the low half, where MergeTable hashes well), and
+  // for every way to cut a mergeable token into two mergeable tokens
+  // (left id, right id) -> that token. Merging two symbols that are tokens needs one probe.
+  MergeTable char_tokens_;
+  MergeTable token_pairs_;
 };
 
 }  // namespace edgellm::tok

@@ -4,6 +4,8 @@
 // cached prefix and still gives the same output.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -98,6 +100,45 @@ TEST(Concurrency, DisconnectCancelsAndFreesMemory) {
   // A request of 200 tokens would still be running without the cancel; the server goes on.
   const auto r = c.Post("/v1/chat/completions", chat_body(2, false, 3), "application/json");
   EXPECT_EQ(r->status, 200);
+}
+
+// A pool that holds one request at a time: the others wait in the queue (not fail), all finish
+// with their solo output, and a request larger than the whole pool is refused with 400.
+TEST(Concurrency, RequestsWaitForKvMemory) {
+  server::SchedulerOptions so = TestServer::default_scheduler();
+  so.kv_positions = 96;  // 6 blocks; each request below reserves 4-5 of them
+  TestServer server(so);
+  const auto body = [](int i) {
+    return json{{"prompt", "waiting " + std::to_string(i)}, {"max_tokens", 40}, {"temperature", 0}}.dump();
+  };
+  std::vector<std::string> solo(4), together(4);
+  for (int i = 0; i < 4; ++i) {
+    auto c = server.client();
+    solo[static_cast<size_t>(i)] = json::parse(c.Post("/v1/completions", body(i), "application/json")->body)["choices"][0]["text"];
+  }
+  std::vector<std::thread> threads;
+  std::atomic<int64_t> max_queue{0};
+  std::atomic<bool> running{true};
+  std::thread watcher([&] {
+    while (running) {
+      max_queue = std::max<int64_t>(max_queue, server.scheduler().gauges().queue_depth);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&, i] {
+      auto c = server.client();
+      const auto r = c.Post("/v1/completions", body(i), "application/json");
+      together[static_cast<size_t>(i)] = r && r->status == 200 ? json::parse(r->body)["choices"][0]["text"] : "failed";
+    });
+  for (auto& t : threads) t.join();
+  running = false;
+  watcher.join();
+  EXPECT_EQ(together, solo);
+  EXPECT_GE(max_queue.load(), 1) << "requests should have waited for KV blocks";
+  auto c = server.client();
+  const auto big = c.Post("/v1/completions", json{{"prompt", "x"}, {"max_tokens", 200}}.dump(), "application/json");
+  EXPECT_EQ(big->status, 400) << big->body;
 }
 
 TEST(Concurrency, RepeatedPromptReusesCachedPrefix) {

@@ -60,7 +60,12 @@ struct StreamState {
   bool finished = false;
   size_t text_offset = 0;
   bool log = true;
+  Clock::time_point last_write = Clock::now();
 };
+
+// An SSE comment, sent while a stream has nothing to say for this long (queued, or a long
+// prompt): clients ignore it, and a write to a client that went away fails, which cancels it.
+constexpr std::chrono::seconds kKeepAliveInterval{1};
 
 }  // namespace
 
@@ -179,7 +184,11 @@ bool HttpServer::Impl::write_events(StreamState& st, httplib::DataSink& sink) {
     out += "data: [DONE]\n\n";
     st.finished = true;
   }
-  if (!out.empty() && !sink.write(out.data(), out.size())) return false;
+  if (out.empty() && Clock::now() - st.last_write >= kKeepAliveInterval) out = ": keep-alive\n\n";
+  if (!out.empty()) {
+    if (!sink.write(out.data(), out.size())) return false;
+    st.last_write = Clock::now();
+  }
   if (st.finished) sink.done();
   return true;
 }

@@ -1,4 +1,4 @@
-// `edgellm chat -m MODEL.gguf [--system TEXT] [-n N] [sampling flags] [-t THREADS] [-c CTX]`:
+// `edgellm chat [-m MODEL] [--system TEXT] [-n N] [sampling flags] [-t THREADS] [-c CTX]`:
 // an interactive conversation. Each turn the whole conversation is rendered with the model's
 // chat template and tokenized; the tokens the session already holds are kept (the common
 // prefix), so a turn only evaluates what is new. Replies stream to stdout; a line "/exit" or

@@ -1,4 +1,4 @@
-// `edgellm run -m MODEL.gguf -p PROMPT [-n N] [sampling options] [--stop STR ...] [-t THREADS]
+// `edgellm run [-m MODEL] -p PROMPT [-n N] [sampling options] [--stop STR ...] [-t THREADS]
 // [-c CTX] [--kv-type f16|f32]`: prefill the prompt in one batch, then decode token by token,
 // streaming text to stdout; timing and peak memory go to stderr at the end.
 #include <sys/resource.h>

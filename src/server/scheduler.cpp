@@ -1,6 +1,7 @@
 #include "server/scheduler.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "core/error.h"
 #include "model/model.h"
@@ -156,13 +157,29 @@ void Scheduler::loop() {
       if (stopping_ && waiting_.empty() && active_.empty()) return;
       // Cancelled while waiting: nothing is held yet.
       std::erase_if(waiting_, [](const auto& s) { return s->stream->cancelled(); });
-      while (static_cast<int>(active_.size()) < options_.parallel && !waiting_.empty() && admit(waiting_.front())) {
+      while (static_cast<int>(active_.size()) < options_.parallel && !waiting_.empty()) {
+        bool admitted = false;
+        try {
+          admitted = admit(waiting_.front());
+        } catch (const std::exception& e) {  // an internal error fails this request, not the server
+          finish(*waiting_.front(), "error", e.what());
+          waiting_.pop_front();
+          continue;
+        }
+        if (!admitted) break;
         active_.push_back(std::move(waiting_.front()));
         waiting_.pop_front();
       }
       gauges_.queue_depth = static_cast<int64_t>(waiting_.size());
     }
-    step();
+    try {
+      step();
+    } catch (const std::exception& e) {  // step() fails its own requests; this is a last resort
+      std::fprintf(stderr, "scheduler: %s\n", e.what());
+      for (auto& slot : active_)
+        if (!slot->tokens.empty()) finish(*slot, "error", e.what());
+      active_.clear();
+    }
     std::lock_guard lock(mutex_);
     gauges_.active_slots = static_cast<int64_t>(active_.size());
     gauges_.kv_blocks_in_use = kv_.n_in_use();

@@ -17,6 +17,8 @@
 #include <string>
 #include <thread>
 
+#include "hub/sha256.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -46,11 +48,14 @@ class PullCli : public ::testing::Test {
     // 300 KB of non-repeating bytes, so a wrongly placed resumed range changes the hash.
     for (int i = 0; i < 300000; ++i) payload_ += static_cast<char>((i * 2654435761u) >> 13);
     for (const char* p : {"root/hf/owner/repo/model.gguf", "root/hf/badhash/repo/model.gguf",
-                          "root/files/plain.gguf", "root/files/nosidecar.gguf"}) {
+                          "root/files/plain.gguf", "root/files/nosidecar.gguf", "root/files/good.gguf"}) {
       std::ofstream(dir_ / p, std::ios::binary) << payload_;
     }
     std::ofstream(dir_ / "root/files/plain.gguf.sha256")
         << "9c6f2b1e0a7d3c5b8e4f6a2d1c0b9e8f7a6d5c4b3a2e1f0d9c8b7a6e5d4c3b2a  plain.gguf\n";
+    edgellm::hub::Sha256 digest;
+    digest.update(payload_);
+    std::ofstream(dir_ / "root/files/good.gguf.sha256") << digest.hex_digest() << "  good.gguf\n";
     start_server();
   }
 
@@ -143,6 +148,11 @@ TEST_F(PullCli, DroppedConnectionResumesAndSidecarHashIsChecked) {
   EXPECT_NE(requests().find("bytes=150000-"), std::string::npos) << requests();
   EXPECT_EQ(slurp(cached("url/127.0.0.1:" + port_ + "/drop/files/nosidecar.gguf")), payload_);
   EXPECT_NE(r.err.find("not published"), std::string::npos) << r.err;
+
+  const Result good = cli("pull " + base_ + "/files/good.gguf");
+  ASSERT_EQ(good.exit_code, 0) << good.err;
+  EXPECT_NE(good.err.find("verified"), std::string::npos) << good.err;
+  EXPECT_NE(requests().find("GET /files/good.gguf.sha256"), std::string::npos) << requests();
 
   const Result bad = cli("pull " + base_ + "/files/plain.gguf");
   EXPECT_NE(bad.exit_code, 0);

@@ -277,6 +277,7 @@ void AttentionTile::add(const KvRows& rows) {
 // into every query row. The portable loops only see F32 rows.
 void AttentionTile::add_block(const uint8_t* k, size_t ks, const uint8_t* v, size_t vs, bool f16,
                               int64_t pos_begin, int64_t n) {
+  (void)f16;  // only the x86 loops read F16 rows in place
   float* s = scores_.data();
   for (int64_t i = 0; i < n_rows_; ++i) {
     const int64_t seen = std::min(n, visible_[static_cast<size_t>(i)] - pos_begin);

@@ -212,7 +212,7 @@ inline __m512 spread4(__m128 s) {
 template <class D, class F>
 struct LegacyKernel {
   static constexpr int kBlock = 32;
-  static constexpr int kVecRows = 4;
+  static constexpr int kVecRows = D::kVnni && D::kAvx512 ? 8 : 4;  // 8: the wide path shares its activation work
   static constexpr int kTileRows = 4;
   static constexpr int kTileTokens = D::kAvx512 ? 4 : 2;
 

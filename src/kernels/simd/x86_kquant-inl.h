@@ -201,7 +201,7 @@ struct KQ2 {
 template <class D, class F>
 struct KQuantKernel {
   static constexpr int kBlock = 256;
-  static constexpr int kVecRows = 4;
+  static constexpr int kVecRows = D::kAvx512 ? 8 : 4;
   static constexpr int kTileRows = D::kAvx512 ? 4 : 2;
   static constexpr int kTileTokens = D::kAvx512 ? 3 : 2;
 

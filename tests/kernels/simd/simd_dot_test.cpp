@@ -56,7 +56,7 @@ TEST_P(SimdDot, EveryLevelMatvecMatchesScalar) {
   for (const KernelSet* ks : usable_sets()) {
     for (int64_t cols : col_counts()) {
       for (int pattern : {0, 1, 2}) {
-        const int64_t rows = 11;
+        const int64_t rows = 21;  // whole 8- and 16-row matvec tiles plus remainders
         const size_t stride = row_bytes(t, cols) + 6;  // a padded row stride
         auto packed = random_weights(t, rows, cols, rng, pattern);
         std::vector<uint8_t> w(stride * rows + 1);
@@ -68,7 +68,7 @@ TEST_P(SimdDot, EveryLevelMatvecMatchesScalar) {
         const auto xd = dequant_acts(t, xq.data(), cols);
         std::vector<float> want(rows);
         scalar.matvec(t, w0, stride, 0, rows, cols, xq.data(), want.data());
-        for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, rows}, {3, 8}, {5, 6}, {7, 7}}) {
+        for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, rows}, {3, 8}, {5, 6}, {7, 7}, {3, 20}}) {
           std::vector<float> got(rows, -777.0f);
           ks->matvec(t, w0, stride, begin, end, cols, xq.data(), got.data());
           for (int64_t r = 0; r < rows; ++r) {

@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
-  nlohmann-json3-dev libfmt-dev libpcre2-dev libcli11-dev libcpp-httplib-dev libcurl4-openssl-dev
+  nlohmann-json3-dev libfmt-dev libpcre2-dev libcli11-dev libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-torch python3-jinja2
   nodejs

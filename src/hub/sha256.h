@@ -1,10 +1,11 @@
-// SHA-256 (FIPS 180-4), streaming. Used to check downloaded model files against the hash their
-// source publishes (Hugging Face's LFS ETag, a .sha256 sidecar).
+// SHA-256, streaming, through OpenSSL's EVP interface (SHA-NI / AVX2 code paths: multi-GB model
+// files hash at GB/s). Used to check downloaded model files against the hash their source
+// publishes (Hugging Face's LFS ETag, a .sha256 sidecar).
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -14,18 +15,17 @@ namespace edgellm::hub {
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
   void update(std::span<const uint8_t> data);
   void update(std::string_view data);
   // The digest as 64 lowercase hex digits; the object must not be updated afterwards.
   std::string hex_digest();
 
  private:
-  void compress(const uint8_t* block);
-
-  std::array<uint32_t, 8> state_;
-  std::array<uint8_t, 64> buffer_{};
-  size_t buffered_ = 0;
-  uint64_t total_bytes_ = 0;
+  struct Context;  // OpenSSL's EVP_MD_CTX, kept out of this header
+  std::unique_ptr<Context> context_;
 };
 
 // The SHA-256 of a whole file, read in chunks; fails with a clear message if it cannot be read.

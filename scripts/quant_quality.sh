@@ -4,23 +4,24 @@
 # against the unquantized model, without and with an importance matrix.
 #
 # usage: scripts/quant_quality.sh EDGELLM MODEL.gguf EVAL.txt CALIB.txt CTX WORKDIR [--chunks N]
-#        [--threads N] [--prompt TEXT] [SCHEME ...]
+#        [--threads N] [--prompt TEXT] [--speed-runs N] [SCHEME ...]
 # MODEL is the reference (F32 or F16). Default schemes: the llama.cpp mixtures we write.
 set -euo pipefail
 
 if [[ $# -lt 6 ]]; then
-  sed -n '2,9p' "$0"
+  sed -n '2,8p' "$0"
   exit 2
 fi
 EDGELLM=$1 MODEL=$2 EVAL=$3 CALIB=$4 CTX=$5 WORK=$6
 shift 6
-CHUNKS=0 THREADS=2 PROMPT="Once upon a time"
+CHUNKS=0 THREADS=2 PROMPT="Once upon a time" SPEED_RUNS=5
 SCHEMES=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --chunks) CHUNKS=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
     --prompt) PROMPT=$2; shift 2 ;;
+    --speed-runs) SPEED_RUNS=$2; shift 2 ;;
     *) SCHEMES+=("$1"); shift ;;
   esac
 done
@@ -32,9 +33,9 @@ field() {  # field LABEL TEXT: the first number after LABEL
     grep -Eo -- '-?[0-9]+(\.[0-9]+)?' | head -1
 }
 
-decode_speed() {  # best of 5 runs (the machine may be shared), tokens/s of the decode phase
+decode_speed() {  # best of SPEED_RUNS runs (the machine may be shared), tokens/s of the decode phase
   local best=0 s
-  for _ in 1 2 3 4 5; do
+  for ((run = 0; run < SPEED_RUNS; ++run)); do
     s=$("$EDGELLM" run -m "$1" -p "$PROMPT" -n 128 --temp 0 -t "$THREADS" 2>&1 >/dev/null | grep -Eo 'generation: [0-9]+ tokens, [0-9.]+' | awk '{print $4}')
     best=$(awk -v a="$best" -v b="${s:-0}" 'BEGIN { print (b > a) ? b : a }')
   done

@@ -3,7 +3,8 @@
 #   1. builds with g++ (warnings are errors) and runs every test but the "slow" label,
 #   2. builds with clang + ASan/UBSan + libFuzzer instrumentation (warnings are errors), runs the
 #      "unit" tests there, then fuzzes each parser for FUZZ_SECONDS (default 60),
-#   3. cross-builds for aarch64 and runs the kernel/model/runtime unit tests under qemu.
+#   3. cross-builds the kernel/model/runtime libraries for aarch64 and runs their single-threaded
+#      unit tests under qemu (scripts/test-arm64.sh).
 # Set EDGELLM_TEST_SLOW=1 to include the "slow" label (long fuzzing, big models, benchmarks).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -25,8 +25,12 @@ class ServeProcess {
     if (pid_ == 0) {
       dup2(fds[1], STDERR_FILENO);
       close(fds[0]);
-      execl(EDGELLM_CLI, "edgellm", "serve", "-m", model.c_str(), "--port", "0", "-t", "1", "--alias", "cli",
-            static_cast<char*>(nullptr));
+      if (model.empty()) {  // the bundled default model
+        execl(EDGELLM_CLI, "edgellm", "serve", "--port", "0", "-t", "1", "--alias", "cli", static_cast<char*>(nullptr));
+      } else {
+        execl(EDGELLM_CLI, "edgellm", "serve", "-m", model.c_str(), "--port", "0", "-t", "1", "--alias", "cli",
+              static_cast<char*>(nullptr));
+      }
       _exit(127);
     }
     close(fds[1]);
@@ -111,6 +115,27 @@ TEST(ServeCli, SigtermFinishesTheRequestInFlight) {
   EXPECT_EQ(server.wait_exit(30), 0) << server.log();
   EXPECT_NE(server.log().find("request 2 /v1/completions status 200"), std::string::npos) << server.log();
   EXPECT_NE(server.log().find("serve: stopped"), std::string::npos) << server.log();
+}
+
+TEST(ServeCli, WithoutModelFlagServesTheBundledModelForCompletions) {
+  std::signal(SIGPIPE, SIG_IGN);
+  unsetenv("EDGELLM_DEFAULT_MODEL");  // the source tree's models/default.gguf
+  ServeProcess server("");
+  ASSERT_GT(server.port(), 0) << server.log();
+  EXPECT_NE(server.log().find("using the bundled default model"), std::string::npos) << server.log();
+  EXPECT_NE(server.log().find("served as a completion model"), std::string::npos) << server.log();
+  httplib::Client c("127.0.0.1", server.port());
+  c.set_read_timeout(60, 0);
+  const auto r = c.Post("/v1/completions", R"({"model":"cli","prompt":"And God said","max_tokens":8,"temperature":0})",
+                        "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const auto body = nlohmann::json::parse(r->body);
+  EXPECT_FALSE(body["choices"][0]["text"].get<std::string>().empty()) << r->body;
+  EXPECT_GT(body["usage"]["completion_tokens"].get<int>(), 0) << r->body;
+  EXPECT_LE(body["usage"]["completion_tokens"].get<int>(), 8) << r->body;
+  kill(server.pid(), SIGTERM);
+  EXPECT_EQ(server.wait_exit(30), 0) << server.log();
 }
 
 TEST(ServeCli, BadModelPathFailsClearly) {

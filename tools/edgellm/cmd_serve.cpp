@@ -12,6 +12,7 @@
 
 #include "chat/template_source.h"
 #include "commands.h"
+#include "model_source.h"
 #include "core/error.h"
 #include "model/model.h"
 #include "runtime/thread_pool.h"
@@ -74,16 +75,18 @@ class ShutdownOnSignal {
 void serve(ServeArgs& a) {
   ShutdownOnSignal::block_signals();
   const auto start = std::chrono::steady_clock::now();
-  const auto model = model::Model::load(a.model);  // the one place -m is resolved
+  const std::string model_path = resolve_model_path(a.model);  // "" = the bundled default model
+  const auto model = model::Model::load(model_path);
   const Tokenizer tokenizer = Tokenizer::from_gguf(model->file());
   const chat::ChatTemplateSource tmpl = chat::chat_template_from_gguf(model->file());
   if (tmpl.is_default)
-    std::fprintf(stderr, "serve: the model has no chat template; using the default ChatML template "
-                         "(see docs/CHAT_TEMPLATES.md)\n");
+    std::fprintf(stderr, "serve: the model has no chat template, so it is served as a completion model "
+                         "(POST /v1/completions); /v1/chat/completions formats messages with the default "
+                         "ChatML template (see docs/CHAT_TEMPLATES.md)\n");
   a.scheduler.n_ctx = a.ctx > 0 ? a.ctx : std::min<int64_t>(model->config().n_ctx_train, 4096);
   a.scheduler.kv_type = runtime::kv_type_from_name(a.kv_type);
   if (a.http.model_id.empty())
-    a.http.model_id = a.alias.empty() ? std::filesystem::path(a.model).stem().string() : a.alias;
+    a.http.model_id = a.alias.empty() ? std::filesystem::path(model_path).stem().string() : a.alias;
 
   runtime::ThreadPool pool(a.threads);
   server::Metrics metrics;
@@ -111,7 +114,8 @@ void serve(ServeArgs& a) {
 void add_serve_command(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server with continuous batching");
-  cmd->add_option("-m,--model", a->model, "GGUF model file")->required();
+  cmd->add_option("-m,--model", a->model,
+                 "GGUF model: a path, hf://OWNER/REPO/FILE.gguf or an https URL (default: the bundled model)");
   cmd->add_option("--host", a->http.host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", a->http.port, "Port (0: any free port)")->capture_default_str();
   cmd->add_option("--parallel", a->scheduler.parallel, "Requests generated at once")->capture_default_str();

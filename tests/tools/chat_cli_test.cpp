@@ -13,30 +13,16 @@
 #include <sstream>
 #include <string>
 
+#include "cli_runner.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int exit_code;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using Result = edgellm::test::ShellResult;
 
 Result run(const std::string& args, const std::string& stdin_text, const fs::path& dir) {
-  const fs::path in = dir / "stdin.txt", out = dir / "stdout.txt", err = dir / "stderr.txt";
-  std::ofstream(in, std::ios::binary) << stdin_text;
-  const std::string cmd = std::string(EDGELLM_CLI) + " " + args + " < " + in.string() + " > " +
-                          out.string() + " 2> " + err.string();
-  const int status = std::system(cmd.c_str());
-  return {WEXITSTATUS(status), slurp(out), slurp(err)};
+  return edgellm::test::run_shell(std::string(EDGELLM_CLI) + " " + args, dir, stdin_text);
 }
 
 class ChatCli : public ::testing::Test {

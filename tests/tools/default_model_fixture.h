@@ -13,22 +13,14 @@
 #include <sstream>
 #include <string>
 
+#include "cli_runner.h"
+
 namespace default_model_test {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int exit_code;
-  std::string out;
-  std::string err;
-};
-
-inline std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using Result = edgellm::test::ShellResult;
+using edgellm::test::slurp;
 
 inline const fs::path kSource(EDGELLM_SOURCE_DIR);
 
@@ -43,11 +35,7 @@ class DefaultModel : public ::testing::Test {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
   Result run(const std::string& command, const std::string& stdin_text = "") {
-    const fs::path in = dir_ / "stdin.txt", out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    std::ofstream(in, std::ios::binary) << stdin_text;
-    const std::string cmd = command + " < " + in.string() + " > " + out.string() + " 2> " + err.string();
-    const int status = std::system(cmd.c_str());
-    return {WEXITSTATUS(status), slurp(out), slurp(err)};
+    return edgellm::test::run_shell(command, dir_, stdin_text);
   }
   fs::path dir_;
 };

@@ -2,7 +2,7 @@
 # The test command (README, .ci/run): installs dependencies, then
 #   1. builds with g++ (warnings are errors) and runs every test but the "slow" label,
 #   2. builds with clang + ASan/UBSan + libFuzzer instrumentation (warnings are errors), runs the
-#      "unit" tests there, then fuzzes each parser for FUZZ_SECONDS (default 60),
+#      "unit" tests there, then fuzzes each parser for FUZZ_SECONDS (default 30),
 #   3. cross-builds the kernel/model/runtime libraries for aarch64 and runs their single-threaded
 #      unit tests under qemu (scripts/test-arm64.sh).
 # Set EDGELLM_TEST_SLOW=1 to include the "slow" label (long fuzzing, big models, benchmarks).
@@ -31,7 +31,7 @@ CC=clang CXX=clang++ scripts/build.sh build-asan -DEDGELLM_WERROR=ON -DEDGELLM_S
   -DEDGELLM_FUZZ=ON -DEDGELLM_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 (cd build-asan && ctest --output-on-failure -j "$jobs" -L unit) || status=1
-(cd build-asan && FUZZ_SECONDS="${FUZZ_SECONDS:-60}" ctest --output-on-failure -L fuzz) || status=1
+(cd build-asan && FUZZ_SECONDS="${FUZZ_SECONDS:-30}" ctest --output-on-failure -L fuzz) || status=1
 
 echo "== aarch64 cross build, unit tests under qemu (scripts/test-arm64.sh)"
 scripts/test-arm64.sh build-arm64 || status=1

@@ -59,19 +59,23 @@ TEST_P(Concurrency16, StreamingClientsMatchTheirSoloRuns) {
   }
 
   std::vector<std::string> together(kClients);
-  std::vector<int> done_flags(kClients, 0);
+  std::vector<int> done_flags(kClients, 0), statuses(kClients, 0);
+  std::vector<std::string> raw(kClients);
   std::vector<std::thread> threads;
   for (int i = 0; i < kClients; ++i)
     threads.emplace_back([&, i] {
       auto c = server.client();
       bool done = false;
-      together[static_cast<size_t>(i)] =
-          streamed_text(post_stream(c, "/v1/chat/completions", chat_body(i, true, kTokens), nullptr), done);
-      done_flags[static_cast<size_t>(i)] = done ? 1 : 0;
+      const auto k = static_cast<size_t>(i);
+      raw[k] = post_stream(c, "/v1/chat/completions", chat_body(i, true, kTokens), &statuses[k]);
+      together[k] = streamed_text(raw[k], done);
+      done_flags[k] = done ? 1 : 0;
     });
   for (auto& t : threads) t.join();
   for (int i = 0; i < kClients; ++i) {
-    EXPECT_EQ(done_flags[static_cast<size_t>(i)], 1) << "client " << i;
+    const auto k = static_cast<size_t>(i);
+    // On a failure, say how the request ended (status -1: no HTTP response) and what came back.
+    EXPECT_EQ(done_flags[k], 1) << "client " << i << ": status " << statuses[k] << ", body: " << raw[k].substr(0, 500);
     EXPECT_EQ(together[static_cast<size_t>(i)], solo[static_cast<size_t>(i)]) << "client " << i;
   }
   wait_for_idle(server.scheduler());

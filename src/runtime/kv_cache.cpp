@@ -15,17 +15,16 @@ KvType kv_type_from_name(std::string_view name) {
 
 std::string_view kv_type_name(KvType type) { return type == KvType::F16 ? "f16" : "f32"; }
 
-KvCache::KvCache(int64_t n_ctx, std::vector<KvLayerShape> layers, KvType type)
-    : n_ctx_(n_ctx), type_(type) {
-  if (n_ctx <= 0) fail("KV cache: context size {} must be positive", n_ctx);
-  layers_.resize(layers.size());
+std::vector<KvLayerRows> allocate_kv_rows(const std::vector<KvLayerShape>& layers, int64_t n_rows,
+                                          KvType type, std::string_view owner) {
+  std::vector<KvLayerRows> rows(layers.size());
   for (size_t i = 0; i < layers.size(); ++i) {
     const KvLayerShape& s = layers[i];
-    if (s.k_width <= 0 || s.v_width < 0) fail("KV cache: layer {} has empty key rows", i);
-    Layer& l = layers_[i];
+    if (s.k_width <= 0 || s.v_width < 0) fail("{}: layer {} has empty key rows", owner, i);
+    KvLayerRows& l = rows[i];
     l.shape = s;
-    const auto nk = static_cast<size_t>(n_ctx * s.k_width);
-    const auto nv = static_cast<size_t>(n_ctx * s.v_width);
+    const auto nk = static_cast<size_t>(n_rows * s.k_width);
+    const auto nv = static_cast<size_t>(n_rows * s.v_width);
     if (type == KvType::F16) {
       l.k16.resize(nk);
       l.v16.resize(nv);
@@ -34,6 +33,13 @@ KvCache::KvCache(int64_t n_ctx, std::vector<KvLayerShape> layers, KvType type)
       l.v32.resize(nv);
     }
   }
+  return rows;
+}
+
+KvCache::KvCache(int64_t n_ctx, std::vector<KvLayerShape> layers, KvType type)
+    : n_ctx_(n_ctx), type_(type) {
+  if (n_ctx <= 0) fail("KV cache: context size {} must be positive", n_ctx);
+  layers_ = allocate_kv_rows(layers, n_ctx, type, "KV cache");
 }
 
 const KvLayerShape& KvCache::shape(int layer) const {

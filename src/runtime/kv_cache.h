@@ -18,6 +18,18 @@ struct KvLayerShape {
   int64_t v_width = 0;  // 0: the layer keeps no value rows (MLA reads its values from the keys)
 };
 
+// Key and value rows of one layer, in F16 or F32 (the other pair of vectors stays empty).
+struct KvLayerRows {
+  KvLayerShape shape;
+  std::vector<uint16_t> k16, v16;
+  std::vector<float> k32, v32;
+};
+
+// n_rows zeroed rows for every layer shape; `owner` names the cache in error messages (a layer
+// without key rows is an error).
+std::vector<KvLayerRows> allocate_kv_rows(const std::vector<KvLayerShape>& layers, int64_t n_rows,
+                                          KvType type, std::string_view owner);
+
 class KvCache {
  public:
   KvCache(int64_t n_ctx, std::vector<KvLayerShape> layers, KvType type);
@@ -46,11 +58,7 @@ class KvCache {
   const void* value_data(int layer) const;
 
  private:
-  struct Layer {
-    KvLayerShape shape;
-    std::vector<uint16_t> k16, v16;
-    std::vector<float> k32, v32;
-  };
+  using Layer = KvLayerRows;
   void read(const Layer& layer, bool keys, int64_t n_pos, int64_t col, int64_t n_cols,
             float* out) const;
   int64_t n_ctx_;

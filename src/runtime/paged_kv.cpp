@@ -12,23 +12,7 @@ PagedKvPool::PagedKvPool(std::vector<KvLayerShape> layers, int64_t n_blocks, int
     : block_size_(block_size), type_(type) {
   if (block_size <= 0) fail("paged KV: block size {} must be positive", block_size);
   if (n_blocks <= 0 || n_blocks > (int64_t{1} << 30)) fail("paged KV: {} blocks is not a valid pool size", n_blocks);
-  const int64_t n_rows = n_blocks * block_size;
-  layers_.resize(layers.size());
-  for (size_t i = 0; i < layers.size(); ++i) {
-    const KvLayerShape& s = layers[i];
-    if (s.k_width <= 0 || s.v_width < 0) fail("paged KV: layer {} has empty key rows", i);
-    LayerData& l = layers_[i];
-    l.shape = s;
-    const auto nk = static_cast<size_t>(n_rows * s.k_width);
-    const auto nv = static_cast<size_t>(n_rows * s.v_width);
-    if (type == KvType::F16) {
-      l.k16.resize(nk);
-      l.v16.resize(nv);
-    } else {
-      l.k32.resize(nk);
-      l.v32.resize(nv);
-    }
-  }
+  layers_ = allocate_kv_rows(layers, n_blocks * block_size, type, "paged KV");
   meta_.resize(static_cast<size_t>(n_blocks));
   // Free list popped from the back: hand out low block ids first (easier to read in tests).
   for (int64_t b = n_blocks - 1; b >= 0; --b) free_.push_back(static_cast<int32_t>(b));

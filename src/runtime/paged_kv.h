@@ -78,11 +78,7 @@ class PagedKvPool {
     uint64_t released_at = 0;  // key in evictable_ while refs == 0 and published
     std::vector<int32_t> tokens;
   };
-  struct LayerData {
-    KvLayerShape shape;
-    std::vector<uint16_t> k16, v16;
-    std::vector<float> k32, v32;
-  };
+  using LayerData = KvLayerRows;
   void check_block(int32_t block) const;
   void unpublish(int32_t block);
 

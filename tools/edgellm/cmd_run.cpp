@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "model_source.h"
+#include "sampling_options.h"
 #include "core/error.h"
 #include "model/footprint.h"
 #include "model/model.h"
@@ -28,14 +29,7 @@ struct RunArgs {
   std::string model;
   std::string prompt;
   int64_t n_predict = 128;
-  float temperature = 0.8f;
-  int32_t top_k = 40;
-  float top_p = 0.95f;
-  float min_p = 0.05f;
-  float repeat_penalty = 1.0f;
-  float frequency_penalty = 0.0f;
-  float presence_penalty = 0.0f;
-  int64_t seed = -1;
+  SamplingFlags sampling;
   std::vector<std::string> stop;
   int threads = 0;
   int64_t ctx = 0;
@@ -59,16 +53,7 @@ double peak_rss_mib() {
 
 void run(const RunArgs& a) {
   if (a.n_predict < 0) fail("-n {} must not be negative", a.n_predict);
-  SamplingParams sp;
-  sp.temperature = a.temperature;
-  sp.top_k = a.top_k;
-  sp.top_p = a.top_p;
-  sp.min_p = a.min_p;
-  sp.repeat_penalty = a.repeat_penalty;
-  sp.frequency_penalty = a.frequency_penalty;
-  sp.presence_penalty = a.presence_penalty;
-  sp.seed = a.seed < 0 ? random_seed() : static_cast<uint64_t>(a.seed);
-  Sampler sampler(sp);  // validates the options before the model is loaded
+  Sampler sampler(a.sampling.params());  // validates the options before the model is loaded
   StopMatcher stop(a.stop);
 
   const auto load_start = Clock::now();
@@ -145,14 +130,7 @@ void add_run_command(CLI::App& app) {
                   "GGUF file, hf://OWNER/REPO/FILE.gguf or https:// URL (default: the bundled model)");
   cmd->add_option("-p,--prompt", a->prompt, "Prompt text")->required();
   cmd->add_option("-n,--n-predict", a->n_predict, "Tokens to generate")->capture_default_str();
-  cmd->add_option("--temp", a->temperature, "Temperature (0 = greedy)")->capture_default_str();
-  cmd->add_option("--top-k", a->top_k, "Top-k (0 = off)")->capture_default_str();
-  cmd->add_option("--top-p", a->top_p, "Top-p (1 = off)")->capture_default_str();
-  cmd->add_option("--min-p", a->min_p, "Min-p (0 = off)")->capture_default_str();
-  cmd->add_option("--repeat-penalty", a->repeat_penalty, "Repeat penalty (1 = off)")->capture_default_str();
-  cmd->add_option("--frequency-penalty", a->frequency_penalty, "Frequency penalty")->capture_default_str();
-  cmd->add_option("--presence-penalty", a->presence_penalty, "Presence penalty")->capture_default_str();
-  cmd->add_option("--seed", a->seed, "RNG seed (-1 = random)")->capture_default_str();
+  a->sampling.add_to(*cmd);
   cmd->add_option("--stop", a->stop, "Stop string (repeatable)");
   cmd->add_option("-t,--threads", a->threads, "Threads (default: all cores)");
   cmd->add_option("-c,--ctx-size", a->ctx, "Context size (default: training context, at most 4096)");

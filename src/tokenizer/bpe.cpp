@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <functional>
 
 #include "core/error.h"
 #include "tokenizer/unicode.h"
@@ -18,6 +19,14 @@ void MergeTable::reserve(size_t n) {
   entries_.assign(capacity, Entry{});
   mask_ = capacity - 1;
   count_ = 0;
+  // About 16 bits per merge: a false positive rate near 1% with two bits set per key.
+  size_t filter_words = 2;
+  filter_shift_ = 63;
+  while (filter_words * 64 < 16 * n) {
+    filter_words *= 2;
+    --filter_shift_;
+  }
+  filter_.assign(filter_words, 0);
 }
 
 void MergeTable::insert(int32_t left, int32_t right, Merge merge) {
@@ -27,6 +36,8 @@ void MergeTable::insert(int32_t left, int32_t right, Merge merge) {
     Entry& e = entries_[slot];
     if (e.key == key) return;
     if (e.key == kEmpty) {
+      const uint64_t h = filter_hash(key);
+      filter_[h >> filter_shift_] |= filter_bits(h);
       e.key = key;
       e.merge = merge;
       ++count_;
@@ -109,10 +120,26 @@ void BpeEncoder::merge_small(BpeScratch& s) const {
   }
 }
 
-// Longer pieces (CJK runs, runs of spaces): linked list + binary heap, O(n log n). The heap lives
-// in the scratch so a call allocates nothing once warmed up.
+MergeTable::Merge BpeEncoder::memo_merge_of(int32_t left, int32_t right, BpeScratch& s) const {
+  constexpr int kMemoBits = 12;  // 4096 entries, 64 KiB: stays in L2
+  if (s.pair_memo.empty()) s.pair_memo.assign(size_t{1} << kMemoBits, {MergeTable::kEmpty, {}});
+  const uint64_t key = MergeTable::pack(left, right);
+  BpeScratch::PairMemo& memo = s.pair_memo[(key * 0x9E3779B97F4A7C15ull) >> (64 - kMemoBits)];
+  if (memo.key != key) {
+    const MergeTable::Merge* m = merges_.find(key);
+    memo = {key, m == nullptr ? MergeTable::Merge{INT_MAX, -1} : *m};
+  }
+  return memo.merge;
+}
+
+// Longer pieces (CJK runs, runs of spaces): linked list + binary min-heap, O(n log n). A heap
+// entry is one integer, rank << 32 | left position, so the smallest is the lowest rank and the
+// leftmost on ties. An entry is stale when ranks[left] no longer holds its rank: a rank names one
+// pair, so an equal rank means the very same pair is still there. Allocation-free once warmed up.
 void BpeEncoder::merge_large(BpeScratch& s) const {
   auto& sym = s.symbols;
+  auto& rank = s.ranks;
+  auto& result = s.results;
   const auto n = static_cast<int32_t>(sym.size());
   s.prev.resize(n);
   s.next.resize(n);
@@ -120,38 +147,38 @@ void BpeEncoder::merge_large(BpeScratch& s) const {
     s.prev[i] = i - 1;
     s.next[i] = i + 1 < n ? i + 1 : -1;
   }
-  using Candidate = BpeScratch::Candidate;
-  // Max-heap order inverted: the lowest rank, then the leftmost position, comes out first.
-  const auto later = [](const Candidate& a, const Candidate& b) {
-    return a.rank != b.rank ? a.rank > b.rank : a.left > b.left;
-  };
   auto& heap = s.heap;
   heap.clear();
-  const auto push = [&](int32_t left) {
-    if (left < 0 || s.next[left] < 0) return;
+  const auto entry = [&](int32_t left) { return static_cast<uint64_t>(rank[left]) << 32 | static_cast<uint32_t>(left); };
+  for (int32_t i = 0; i + 1 < n; ++i) {
+    if (rank[i] != INT_MAX) heap.push_back(entry(i));
+  }
+  const std::greater<> later;
+  std::make_heap(heap.begin(), heap.end(), later);
+  // Looks up the pair starting at `left` again (its right neighbour changed) and queues it.
+  const auto refresh = [&](int32_t left) {
     const int32_t right = s.next[left];
-    const MergeTable::Merge m = merge_of(sym[left], sym[right]);
+    const MergeTable::Merge m = right < 0 ? MergeTable::Merge{INT_MAX, -1} : memo_merge_of(sym[left], sym[right], s);
+    rank[left] = m.rank;
+    result[left] = m.result;
     if (m.rank == INT_MAX) return;
-    heap.push_back({m.rank, left, sym[left], sym[right], m.result});
+    heap.push_back(entry(left));
     std::push_heap(heap.begin(), heap.end(), later);
   };
-  for (int32_t i = 0; i + 1 < n; ++i) {
-    if (s.ranks[i] != INT_MAX) heap.push_back({s.ranks[i], i, sym[i], sym[i + 1], s.results[i]});
-  }
-  std::make_heap(heap.begin(), heap.end(), later);
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), later);
-    const Candidate c = heap.back();
+    const uint64_t top = heap.back();
     heap.pop_back();
-    const int32_t right = s.next[c.left];
-    // Stale entries: the left symbol was merged away (-1) or either side changed since.
-    if (sym[c.left] != c.left_symbol || right < 0 || sym[right] != c.right_symbol) continue;
-    sym[c.left] = c.result;
+    const auto left = static_cast<int32_t>(static_cast<uint32_t>(top));
+    if (rank[left] != static_cast<int32_t>(top >> 32)) continue;
+    const int32_t right = s.next[left];
+    sym[left] = result[left];
     sym[right] = -1;
-    s.next[c.left] = s.next[right];
-    if (s.next[right] >= 0) s.prev[s.next[right]] = c.left;
-    push(s.prev[c.left]);
-    push(c.left);
+    rank[right] = INT_MAX;
+    s.next[left] = s.next[right];
+    if (s.next[right] >= 0) s.prev[s.next[right]] = left;
+    refresh(left);
+    if (s.prev[left] >= 0) refresh(s.prev[left]);
   }
   int32_t kept = 0;
   for (int32_t i = 0; i < n; ++i) {

@@ -1,11 +1,10 @@
 #include "tokenizer/tokenizer.h"
 
-#include <unordered_map>
-
 #include "core/error.h"
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
 #include "tokenizer/bpe.h"
+#include "tokenizer/piece_cache.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/special_tokens.h"
 #include "tokenizer/spm.h"
@@ -115,28 +114,23 @@ void Tokenizer::Impl::build() {
 
 void Tokenizer::Impl::encode_bpe_text(std::string_view text, std::vector<int32_t>& out) const {
   tok::BpeScratch scratch;
-  // Natural text repeats its words constantly; remember the ids of short words for this call.
-  struct Span {
-    uint32_t offset, count;
-  };
-  std::unordered_map<std::string_view, Span> seen;
-  std::vector<int32_t> cached;
-  constexpr size_t kMaxCachedWord = 24;
-  const bool use_cache = text.size() > 1024;
+  tok::PieceCache cache;
+  // Short texts rarely repeat a piece; the cache's offsets are 32-bit.
+  const bool use_cache = text.size() > 1024 && text.size() < (size_t{1} << 31);
   splitter->split(text, [&](size_t offset, size_t length) {
-    const std::string_view word = text.substr(offset, length);
-    if (!use_cache || word.size() > kMaxCachedWord) {
-      bpe->encode_piece(word, out, scratch);
+    const std::string_view piece = text.substr(offset, length);
+    if (!use_cache || piece.size() > tok::PieceCache::kMaxPieceBytes) {
+      bpe->encode_piece(piece, out, scratch);
       return;
     }
-    if (const auto it = seen.find(word); it != seen.end()) {
-      out.insert(out.end(), cached.begin() + it->second.offset, cached.begin() + it->second.offset + it->second.count);
+    size_t slot = 0;
+    if (const auto ids = cache.find(piece, &slot)) {
+      out.insert(out.end(), ids->begin(), ids->end());
       return;
     }
     const size_t before = out.size();
-    bpe->encode_piece(word, out, scratch);
-    seen.emplace(word, Span{static_cast<uint32_t>(cached.size()), static_cast<uint32_t>(out.size() - before)});
-    cached.insert(cached.end(), out.begin() + static_cast<std::ptrdiff_t>(before), out.end());
+    bpe->encode_piece(piece, out, scratch);
+    cache.insert(piece, slot, std::span<const int32_t>(out).subspan(before));
   });
 }
 

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "tokenizer/bpe.h"
+#include "tokenizer/piece_cache.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer_test_util.h"
 
@@ -149,6 +150,33 @@ TEST(TokenizerBpe, MergeLoopMatchesNaiveReference) {
     for (const auto& s : naive_bpe(word, ranks)) expected.push_back(index.at(s));
     ASSERT_EQ(got, expected) << "word " << word;
   }
+}
+
+TEST(TokenizerBpe, PieceCacheAgreesWithAMap) {
+  std::mt19937 rng(7);
+  std::vector<std::string> pieces;  // the cache keeps views: the strings must stay put
+  for (int i = 0; i < 5000; ++i) {
+    std::string piece(std::uniform_int_distribution<size_t>(1, tok::PieceCache::kMaxPieceBytes)(rng), ' ');
+    for (char& c : piece) c = "ab\xe4\xbd\xa0 "[std::uniform_int_distribution<int>(0, 4)(rng)];
+    pieces.push_back(piece);
+  }
+  tok::PieceCache cache;
+  std::map<std::string, Ids> reference;
+  for (const std::string& piece : pieces) {
+    size_t slot = 0;
+    const auto found = cache.find(piece, &slot);
+    const auto it = reference.find(piece);
+    ASSERT_EQ(found.has_value(), it != reference.end()) << piece;
+    if (found) {
+      ASSERT_EQ(Ids(found->begin(), found->end()), it->second) << piece;
+      continue;
+    }
+    Ids ids;  // some pieces have no ids at all
+    for (size_t k = 0; k < piece.size() % 4; ++k) ids.push_back(static_cast<int32_t>(piece.size() * 10 + k));
+    cache.insert(piece, slot, ids);
+    reference.emplace(piece, ids);
+  }
+  EXPECT_GT(reference.size(), 1000u);  // the table grew several times
 }
 
 TEST(TokenizerBpe, RoundTripIsExactOnRandomText) {

@@ -58,6 +58,32 @@ TEST(TokenizerShared, DeepseekLlmVocabTest) {
   EXPECT_EQ(check_vocab_cases(t, base + ".inp", base + ".out"), 47u);
 }
 
+// One long text (so the encoder caches repeated pieces): all cases, three times, each line on its
+// own. DeepSeek-LLM's first pre-tokenizer regex isolates every newline, so the ids must be the
+// expected ids of the cases with the newline's token between them.
+TEST(TokenizerShared, DeepseekLlmCasesInOneLongText) {
+  REQUIRE_SHARED(kVocabTests + "ggml-vocab-deepseek-llm.gguf");
+  const gguf::GgufFile file = gguf::GgufFile::open(kVocabTests + "ggml-vocab-deepseek-llm.gguf");
+  const Tokenizer t = Tokenizer::from_gguf(file);
+  const std::string base = kVocabTests + "ggml-vocab-deepseek-llm.gguf";
+  const auto cases = test::read_vocab_test_cases(base + ".inp");
+  const auto expected = test::read_expected_ids(base + ".out");
+  ASSERT_GE(expected.size(), cases.size());
+  const Ids newline = t.encode("\n", false, false);
+  ASSERT_EQ(newline.size(), 1u);
+  std::string text;
+  Ids expected_ids;
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < cases.size(); ++i) {
+      text += cases[i] + "\n";
+      expected_ids.insert(expected_ids.end(), expected[i].begin(), expected[i].end());
+      expected_ids.push_back(newline[0]);
+    }
+  }
+  ASSERT_GT(text.size(), 2048u);  // well above the length where the cache starts
+  EXPECT_EQ(t.encode(text, false, false), expected_ids);
+}
+
 TEST(TokenizerShared, Qwen3JsonOnQwen2Cases) {
   REQUIRE_SHARED(kQwen3);
   const Tokenizer t = load_tokenizer_file(kQwen3);

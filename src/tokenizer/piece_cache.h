@@ -16,10 +16,11 @@ class PieceCache {
  public:
   static constexpr size_t kMaxPieceBytes = 24;  // longer pieces rarely repeat
 
-  // The ids cached for `piece` (which must outlive the cache: keys are not copied), or nullopt
-  // with *slot set for insert(). A piece may have no ids (bytes a vocabulary cannot encode).
-  std::optional<std::span<const int32_t>> find(std::string_view piece, size_t* slot) const {
-    const uint32_t hash = hash_of(piece);
+  // The ids cached for `piece` with `tag` (the caller's kind of piece: the same bytes may encode
+  // differently in another context), or nullopt with *slot set for insert(). The piece's bytes
+  // must outlive the cache (keys are views). A piece may have no ids (bytes a vocabulary lacks).
+  std::optional<std::span<const int32_t>> find(std::string_view piece, uint16_t tag, size_t* slot) const {
+    const uint32_t hash = hash_of(piece, tag);
     const size_t mask = slots_.size() - 1;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
       const Slot& s = slots_[i];
@@ -27,15 +28,15 @@ class PieceCache {
         *slot = i;
         return std::nullopt;
       }
-      if (s.hash == hash && s.length == piece.size() && std::memcmp(s.data, piece.data(), piece.size()) == 0) {
+      if (s.hash == hash && s.length == piece.size() && s.tag == tag && std::memcmp(s.data, piece.data(), piece.size()) == 0) {
         return std::span<const int32_t>(ids_.data() + s.ids_offset, s.ids_count);
       }
     }
   }
 
   // Remembers the ids of a piece find() did not have, at the slot it returned.
-  void insert(std::string_view piece, size_t slot, std::span<const int32_t> ids) {
-    slots_[slot] = {piece.data(), static_cast<uint32_t>(piece.size()), hash_of(piece),
+  void insert(std::string_view piece, uint16_t tag, size_t slot, std::span<const int32_t> ids) {
+    slots_[slot] = {piece.data(), static_cast<uint16_t>(piece.size()), tag, hash_of(piece, tag),
                     static_cast<uint32_t>(ids_.size()), static_cast<uint32_t>(ids.size())};
     ids_.insert(ids_.end(), ids.begin(), ids.end());
     if (2 * ++count_ > slots_.size()) grow();
@@ -44,7 +45,8 @@ class PieceCache {
  private:
   struct Slot {
     const char* data = nullptr;  // nullptr: empty
-    uint32_t length = 0;
+    uint16_t length = 0;
+    uint16_t tag = 0;
     uint32_t hash = 0;
     uint32_t ids_offset = 0;
     uint32_t ids_count = 0;
@@ -56,10 +58,10 @@ class PieceCache {
     return v;
   }
   // Pieces are at most kMaxPieceBytes; two (possibly overlapping) words cover up to 16 bytes.
-  static uint32_t hash_of(std::string_view piece) {
+  static uint32_t hash_of(std::string_view piece, uint16_t tag) {
     const char* p = piece.data();
     const size_t n = piece.size();
-    uint64_t h = n * 0x9E3779B97F4A7C15ull;
+    uint64_t h = (n | uint64_t{tag} << 16) * 0x9E3779B97F4A7C15ull;
     const auto mix = [&h](uint64_t word) { h = (h ^ word) * 0xBF58476D1CE4E5B9ull; };
     if (n >= 8) {
       for (size_t i = 0; i + 8 < n; i += 8) mix(load(p + i, 8));

@@ -276,16 +276,20 @@ struct MatchState {
 };
 
 // Splits piece [offset, offset+length) of `text` by regex `level` into matches and gaps, and
-// hands each to the next level, or to `emit` after the last one. Depth-first, so no list of
+// hands each to the next level, or to the sink after the last one. Depth-first, so no list of
 // all pieces is ever built (the text can be megabytes).
 void split_level(const RegexSplitter::Impl& impl, size_t level, std::string_view text, TextPiece piece,
-                 MatchState& state, const PieceCallback& emit) {
+                 MatchState& state, PieceSink& sink) {
   const auto forward = [&](size_t offset, size_t length) {
+    const bool whole = offset == piece.offset && length == piece.length;  // entered already
+    const PieceSink::Visit visit = whole ? PieceSink::Visit::kSplit : sink.enter(level, offset, length);
+    if (visit == PieceSink::Visit::kSkip) return;
     if (level + 1 == impl.codes.size()) {
-      emit(offset, length);
+      sink.piece(offset, length);
     } else {
-      split_level(impl, level + 1, text, {offset, length}, state, emit);
+      split_level(impl, level + 1, text, {offset, length}, state, sink);
     }
+    if (visit == PieceSink::Visit::kSplitThenLeave) sink.leave(offset, length);
   };
   const pcre2_code* code = impl.codes[level].get();
   const bool jit = impl.jit_compiled[level];
@@ -324,12 +328,21 @@ void split_level(const RegexSplitter::Impl& impl, size_t level, std::string_view
 
 }  // namespace
 
-void RegexSplitter::split(std::string_view text, const PieceCallback& emit) const {
+void RegexSplitter::split(std::string_view text, PieceSink& sink) const {
   if (text.empty()) return;
   MatchState state;
   state.data = pcre2_match_data_create(1, nullptr);
   if (state.data == nullptr) fail("pre-tokenizer: out of memory");
-  split_level(*impl_, 0, text, {0, text.size()}, state, emit);
+  split_level(*impl_, 0, text, {0, text.size()}, state, sink);
+}
+
+void RegexSplitter::split(std::string_view text, const PieceCallback& emit) const {
+  struct CallbackSink final : PieceSink {
+    const PieceCallback& emit;
+    explicit CallbackSink(const PieceCallback& e) : emit(e) {}
+    void piece(size_t offset, size_t length) override { emit(offset, length); }
+  } sink(emit);
+  split(text, sink);
 }
 
 void RegexSplitter::split(std::string_view text, std::vector<TextPiece>& out) const {

@@ -34,6 +34,20 @@ struct TextPiece {
 };
 using PieceCallback = std::function<void(size_t offset, size_t length)>;
 
+// Receives split()'s pieces depth-first, in text order. What the later regexes make of a piece
+// depends only on its bytes and the regex that made it, so a sink that has seen a piece before may skip refining it again.
+class PieceSink {
+ public:
+  enum class Visit { kSplit, kSplitThenLeave, kSkip };
+  virtual ~PieceSink() = default;
+  // Every piece regex number `level` makes, before the later regexes refine it (a piece that is
+  // all of the piece it came from is not reported again). kSkip: the sink handled the piece
+  // itself; kSplitThenLeave: call leave() once the piece's final pieces are out.
+  virtual Visit enter(size_t /*level*/, size_t /*offset*/, size_t /*length*/) { return Visit::kSplit; }
+  virtual void leave(size_t /*offset*/, size_t /*length*/) {}
+  virtual void piece(size_t offset, size_t length) = 0;  // a final piece
+};
+
 // Compiled regexes of one spec (PCRE2, UTF + Unicode properties, JIT). Thread-safe to use
 // concurrently: match state is per call.
 class RegexSplitter {
@@ -45,6 +59,7 @@ class RegexSplitter {
 
   // Calls emit(offset, length) for each piece of `text` in order. Invalid UTF-8 never matches,
   // so it ends up in the between-match pieces and is still tokenized byte by byte.
+  void split(std::string_view text, PieceSink& sink) const;
   void split(std::string_view text, const PieceCallback& emit) const;
   // Appends the pieces (offsets relative to text) to `out`.
   void split(std::string_view text, std::vector<TextPiece>& out) const;

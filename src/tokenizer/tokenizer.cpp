@@ -112,26 +112,56 @@ void Tokenizer::Impl::build() {
   }
 }
 
+namespace {
+
+// Encodes the pieces of one text, remembering the ids of short pieces: natural text repeats its
+// words constantly. The lookup happens as soon as the pre-tokenizer makes a short piece, so a
+// repeated word also skips the later regexes of a chained pre-tokenizer.
+class BpeTextSink final : public tok::PieceSink {
+ public:
+  BpeTextSink(std::string_view text, const tok::BpeEncoder& bpe, std::vector<int32_t>& out)
+      : text_(text), bpe_(bpe), out_(out),
+        // Short texts rarely repeat a piece; the cache's offsets are 32-bit.
+        use_cache_(text.size() > 1024 && text.size() < (size_t{1} << 31)) {}
+
+  Visit enter(size_t level, size_t offset, size_t length) override {
+    // Pieces inside the one being remembered are not looked up: they came out different before.
+    if (!use_cache_ || length > tok::PieceCache::kMaxPieceBytes || remembering_) return Visit::kSplit;
+    // What becomes of a piece depends on the regexes still to come, so the level is in the key.
+    tag_ = static_cast<uint16_t>(level);
+    if (const auto ids = cache_.find(text_.substr(offset, length), tag_, &slot_)) {
+      out_.insert(out_.end(), ids->begin(), ids->end());
+      return Visit::kSkip;
+    }
+    remembering_ = true;
+    first_id_ = out_.size();
+    return Visit::kSplitThenLeave;
+  }
+  void leave(size_t offset, size_t length) override {
+    // Nothing was inserted since enter(), so slot_ is still where the piece belongs.
+    cache_.insert(text_.substr(offset, length), tag_, slot_, std::span<const int32_t>(out_).subspan(first_id_));
+    remembering_ = false;
+  }
+  void piece(size_t offset, size_t length) override { bpe_.encode_piece(text_.substr(offset, length), out_, scratch_); }
+
+ private:
+  std::string_view text_;
+  const tok::BpeEncoder& bpe_;
+  std::vector<int32_t>& out_;
+  bool use_cache_;
+  tok::BpeScratch scratch_;
+  tok::PieceCache cache_;
+  bool remembering_ = false;
+  size_t slot_ = 0;
+  uint16_t tag_ = 0;
+  size_t first_id_ = 0;
+};
+
+}  // namespace
+
 void Tokenizer::Impl::encode_bpe_text(std::string_view text, std::vector<int32_t>& out) const {
-  tok::BpeScratch scratch;
-  tok::PieceCache cache;
-  // Short texts rarely repeat a piece; the cache's offsets are 32-bit.
-  const bool use_cache = text.size() > 1024 && text.size() < (size_t{1} << 31);
-  splitter->split(text, [&](size_t offset, size_t length) {
-    const std::string_view piece = text.substr(offset, length);
-    if (!use_cache || piece.size() > tok::PieceCache::kMaxPieceBytes) {
-      bpe->encode_piece(piece, out, scratch);
-      return;
-    }
-    size_t slot = 0;
-    if (const auto ids = cache.find(piece, &slot)) {
-      out.insert(out.end(), ids->begin(), ids->end());
-      return;
-    }
-    const size_t before = out.size();
-    bpe->encode_piece(piece, out, scratch);
-    cache.insert(piece, slot, std::span<const int32_t>(out).subspan(before));
-  });
+  BpeTextSink sink(text, *bpe, out);
+  splitter->split(text, sink);
 }
 
 Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -161,20 +161,21 @@ TEST(TokenizerBpe, PieceCacheAgreesWithAMap) {
     pieces.push_back(piece);
   }
   tok::PieceCache cache;
-  std::map<std::string, Ids> reference;
+  std::map<std::pair<std::string, uint16_t>, Ids> reference;
   for (const std::string& piece : pieces) {
     size_t slot = 0;
-    const auto found = cache.find(piece, &slot);
-    const auto it = reference.find(piece);
+    const auto tag = static_cast<uint16_t>(std::uniform_int_distribution<int>(0, 1)(rng));  // same bytes, other ids
+    const auto found = cache.find(piece, tag, &slot);
+    const auto it = reference.find({piece, tag});
     ASSERT_EQ(found.has_value(), it != reference.end()) << piece;
     if (found) {
       ASSERT_EQ(Ids(found->begin(), found->end()), it->second) << piece;
       continue;
     }
     Ids ids;  // some pieces have no ids at all
-    for (size_t k = 0; k < piece.size() % 4; ++k) ids.push_back(static_cast<int32_t>(piece.size() * 10 + k));
-    cache.insert(piece, slot, ids);
-    reference.emplace(piece, ids);
+    for (size_t k = 0; k < piece.size() % 4; ++k) ids.push_back(static_cast<int32_t>(piece.size() * 10 + k + 1000 * tag));
+    cache.insert(piece, tag, slot, ids);
+    reference.emplace(std::make_pair(piece, tag), ids);
   }
   EXPECT_GT(reference.size(), 1000u);  // the table grew several times
 }

@@ -1,5 +1,6 @@
 // Real vocabularies from ../shared: llama.cpp's expected ids (gpt-2, deepseek-llm GGUFs; Qwen3's
 // tokenizer.json on the qwen2 cases), TinyStories, GGUF write/read round trips, exact round trips.
+#include <algorithm>
 #include <filesystem>
 #include <random>
 #include <set>
@@ -58,9 +59,9 @@ TEST(TokenizerShared, DeepseekLlmVocabTest) {
   EXPECT_EQ(check_vocab_cases(t, base + ".inp", base + ".out"), 47u);
 }
 
-// One long text (so the encoder caches repeated pieces): all cases, three times, each line on its
-// own. DeepSeek-LLM's first pre-tokenizer regex isolates every newline, so the ids must be the
-// expected ids of the cases with the newline's token between them.
+// Long texts (so the encoder caches repeated pieces). DeepSeek-LLM's first pre-tokenizer regex
+// isolates every newline, so a text's ids are those of its lines with the newline's between them:
+// first all cases, three times, against llama.cpp's expected ids.
 TEST(TokenizerShared, DeepseekLlmCasesInOneLongText) {
   REQUIRE_SHARED(kVocabTests + "ggml-vocab-deepseek-llm.gguf");
   const gguf::GgufFile file = gguf::GgufFile::open(kVocabTests + "ggml-vocab-deepseek-llm.gguf");
@@ -82,6 +83,39 @@ TEST(TokenizerShared, DeepseekLlmCasesInOneLongText) {
   }
   ASSERT_GT(text.size(), 2048u);  // well above the length where the cache starts
   EXPECT_EQ(t.encode(text, false, false), expected_ids);
+
+  // Generated lines (words that repeat, random characters of many scripts, invalid bytes): the
+  // long text against its lines encoded one by one (too short for the cache).
+  std::vector<std::string> words;
+  for (const auto& c : cases) {
+    for (size_t start = 0, end = 0; start < c.size(); start = end + 1) {
+      end = std::min(c.find_first_of(" \n", start), c.size());
+      if (end > start) words.push_back(c.substr(start, end - start));
+    }
+  }
+  std::mt19937 rng(11);
+  std::string long_text;
+  Ids line_by_line;
+  for (int line = 0; line < 600; ++line) {
+    std::string s;
+    for (int part = std::uniform_int_distribution<int>(1, 12)(rng); part > 0; --part) {
+      const int kind = std::uniform_int_distribution<int>(0, 9)(rng);
+      if (kind < 6) {
+        s += (kind < 3 ? " " : "") + words[std::uniform_int_distribution<size_t>(0, words.size() - 1)(rng)];
+      } else if (kind < 9) {
+        s += test::random_unicode_text(rng, std::uniform_int_distribution<size_t>(1, 30)(rng));
+      } else {
+        s += test::random_bytes(rng, 3);
+      }
+    }
+    s.erase(std::remove_if(s.begin(), s.end(), [](char c) { return c == '\n' || c == '\r'; }), s.end());
+    ASSERT_LT(s.size(), 1024u);
+    long_text += s + "\n";
+    const Ids ids = t.encode(s, false, false);
+    line_by_line.insert(line_by_line.end(), ids.begin(), ids.end());
+    line_by_line.push_back(newline[0]);
+  }
+  EXPECT_EQ(t.encode(long_text, false, false), line_by_line);
 }
 
 TEST(TokenizerShared, Qwen3JsonOnQwen2Cases) {

@@ -7,6 +7,7 @@
 #include "gguf/gguf_names.h"
 #include "kernels/ops.h"
 #include "kernels/rope.h"
+#include "model/grouped_matmul.h"
 #include "model/weight_stack.h"
 #include "model/weights.h"
 #include "runtime/kv_cache.h"
@@ -21,7 +22,7 @@ namespace tn = gguf::tensor;
 using gguf::block_tensor;
 
 // Scratch slots of the attention (below the MoE FFN's 16.., the session's 32..).
-enum Slot : size_t { kQ = 2, kQA, kKv, kO, kKeys, kKpe, kQAbs, kOLat };
+enum Slot : size_t { kQ = 2, kQA, kKv, kO, kKeys, kKpe, kQAbs, kOLat, kActivations };
 
 size_t sz(int64_t n) { return static_cast<size_t>(n); }
 
@@ -44,6 +45,12 @@ void matmul_xw(const kernels::WeightMatrix& w, const float* x, int64_t n, float*
 void matmul_serial(const kernels::WeightMatrix& w, const float* x, int64_t n, float* y) {
   runtime::ThreadPool inline_pool(1);  // runs on the calling thread, no extra thread
   kernels::matmul(w, x, n, y, inline_pool);
+}
+
+// The activation buffer grouped_matmul needs for `tasks`, from the scratch.
+uint8_t* activation_buffer(LayerContext& ctx, std::span<const MatmulTask> tasks) {
+  const size_t bytes = grouped_matmul_buffer_bytes(tasks);
+  return reinterpret_cast<uint8_t*>(ctx.scratch.get(kActivations, bytes / sizeof(float) + 1));
 }
 
 }  // namespace
@@ -100,18 +107,19 @@ void MlaAttention::forward(int layer, const float* x, float* out, LayerContext& 
   const int64_t n = ctx.n_tokens, H = p_.n_head, dk = p_.head_dim_k(), L = p_.kv_lora_rank;
   const int64_t R = p_.head_dim_rope, W = p_.cache_width();
   float* q = ctx.scratch.get(kQ, sz(n * H * dk));
-  if (!w_.wq.empty()) {
-    kernels::matmul(w_.wq, x, n, q, ctx.pool);
-  } else {
-    float* qa = ctx.scratch.get(kQA, sz(n * p_.q_lora_rank));
-    kernels::matmul(w_.wq_a, x, n, qa, ctx.pool);
+  // The cache row [rmsnorm(c) | RoPE(k_pe)] is built in place in the W_KVA output.
+  float* kv = ctx.scratch.get(kKv, sz(n * W));
+  float* qa = w_.wq.empty() ? ctx.scratch.get(kQA, sz(n * p_.q_lora_rank)) : nullptr;
+  // Both projections of x in one pool dispatch, x quantized once.
+  const MatmulTask x_tasks[] = {
+      w_.wq.empty() ? MatmulTask{w_.wq_a, x, p_.n_embd, n, qa, p_.q_lora_rank} : MatmulTask{w_.wq, x, p_.n_embd, n, q, H * dk},
+      MatmulTask{w_.wkv_a, x, p_.n_embd, n, kv, W}};
+  grouped_matmul(x_tasks, activation_buffer(ctx, x_tasks), ctx.pool);
+  if (w_.wq.empty()) {
     for (int64_t t = 0; t < n; ++t)
       kernels::rms_norm(qa + t * p_.q_lora_rank, w_.q_a_norm.data(), qa + t * p_.q_lora_rank, p_.q_lora_rank, p_.rms_eps);
     kernels::matmul(w_.wq_b, qa, n, q, ctx.pool);
   }
-  // The cache row [rmsnorm(c) | RoPE(k_pe)] is built in place in the W_KVA output.
-  float* kv = ctx.scratch.get(kKv, sz(n * W));
-  kernels::matmul(w_.wkv_a, x, n, kv, ctx.pool);
   const int64_t pairs = ctx.rope.n_pairs();
   for (int64_t t = 0; t < n; ++t) {
     const float* cos = ctx.rope_cos + t * pairs;
@@ -141,26 +149,31 @@ void MlaAttention::attend_absorbed(int layer, const float* q, float* o, LayerCon
 
   // 1. Queries into latent space: per head [W_UKᵀ q_nope | q_pe], width W like a cache row.
   float* qw = ctx.scratch.get(kQAbs, sz(n * H * W));
-  ctx.pool.parallel_for(H, 1, [&](int64_t h0, int64_t h1) {
-    std::vector<float> qn(sz(n * nope)), qabs(sz(n * L));
-    for (int64_t h = h0; h < h1; ++h) {
-      for (int64_t t = 0; t < n; ++t) {
-        const float* src = q + (t * H + h) * dk;
-        std::copy(src, src + nope, qn.data() + t * nope);
-      }
-      if (w_.uk_transposed) {
-        matmul_serial(w_.uk[sz(h)], qn.data(), n, qabs.data());
-      } else {
+  if (w_.uk_transposed) {
+    // All heads' W_UKᵀ q_nope in one dispatch, written straight into the rows of qw.
+    std::vector<MatmulTask> tasks;
+    for (int64_t h = 0; h < H; ++h) tasks.push_back({w_.uk[sz(h)], q + h * dk, H * dk, n, qw + h * W, H * W});
+    grouped_matmul(tasks, activation_buffer(ctx, tasks), ctx.pool);
+  } else {
+    ctx.pool.parallel_for(H, 1, [&](int64_t h0, int64_t h1) {
+      std::vector<float> qn(sz(n * nope)), qabs(sz(n * L));
+      for (int64_t h = h0; h < h1; ++h) {
+        for (int64_t t = 0; t < n; ++t) {
+          const float* src = q + (t * H + h) * dk;
+          std::copy(src, src + nope, qn.data() + t * nope);
+        }
         matmul_xw(w_.uk[sz(h)], qn.data(), n, qabs.data());
+        for (int64_t t = 0; t < n; ++t)
+          std::copy(qabs.data() + t * L, qabs.data() + (t + 1) * L, qw + (t * H + h) * W);
       }
-      for (int64_t t = 0; t < n; ++t) {
-        float* dst = qw + (t * H + h) * W;
-        std::copy(qabs.data() + t * L, qabs.data() + (t + 1) * L, dst);
-        const float* pe = q + (t * H + h) * dk + nope;
-        std::copy(pe, pe + R, dst + L);
-      }
+    });
+  }
+  for (int64_t t = 0; t < n; ++t) {
+    for (int64_t h = 0; h < H; ++h) {
+      const float* pe = q + (t * H + h) * dk + nope;
+      std::copy(pe, pe + R, qw + (t * H + h) * W + L);
     }
-  });
+  }
 
   // 2. Attention of every (token, head) over the cached rows; the values are the latents.
   float* ol = ctx.scratch.get(kOLat, sz(n * H * L));
@@ -183,15 +196,11 @@ void MlaAttention::attend_absorbed(int layer, const float* q, float* o, LayerCon
     }
   });
 
-  // 3. Values out of latent space: o_h = W_UV_h · (attention-weighted latent).
-  ctx.pool.parallel_for(H, 1, [&](int64_t h0, int64_t h1) {
-    std::vector<float> lat(sz(n * L)), vh(sz(n * V));
-    for (int64_t h = h0; h < h1; ++h) {
-      for (int64_t t = 0; t < n; ++t) std::copy(ol + (t * H + h) * L, ol + (t * H + h + 1) * L, lat.data() + t * L);
-      matmul_serial(w_.uv[sz(h)], lat.data(), n, vh.data());
-      for (int64_t t = 0; t < n; ++t) std::copy(vh.data() + t * V, vh.data() + (t + 1) * V, o + (t * H + h) * V);
-    }
-  });
+  // 3. Values out of latent space: o_h = W_UV_h · (attention-weighted latent), all heads in
+  // one dispatch.
+  std::vector<MatmulTask> tasks;
+  for (int64_t h = 0; h < H; ++h) tasks.push_back({w_.uv[sz(h)], ol + h * L, H * L, n, o + h * V, H * V});
+  grouped_matmul(tasks, activation_buffer(ctx, tasks), ctx.pool);
 }
 
 void MlaAttention::attend_decompressed(int layer, const float* q, float* o, LayerContext& ctx) const {

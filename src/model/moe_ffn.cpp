@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "gguf/gguf_names.h"
 #include "kernels/ops.h"
+#include "model/grouped_matmul.h"
 #include "model/weight_stack.h"
 #include "model/weights.h"
 #include "runtime/scratch.h"
@@ -20,7 +21,7 @@ namespace tn = gguf::tensor;
 using gguf::block_tensor;
 
 // Scratch slots of the MoE FFN (the block's attention uses lower ones; the session's start at 32).
-enum Slot : size_t { kLogits = 16, kGather, kGate, kUp, kExpertOut, kSharedOut };
+enum Slot : size_t { kLogits = 16, kGather, kGate, kUp, kExpertOut, kSharedOut, kActivations };
 
 size_t matrix_bytes(const kernels::WeightMatrix& m) { return m.row_stride() * static_cast<size_t>(m.rows); }
 
@@ -121,48 +122,74 @@ MoeFfn::MoeFfn(const MoeParams& params, MoeWeights weights) : p_(params), w_(std
 
 void MoeFfn::forward(const float* x, int64_t n, float* y, runtime::Scratch& scratch,
                      runtime::ThreadPool& pool) const {
-  const int64_t n_embd = p_.n_embd, k = p_.n_expert_used;
+  const int64_t n_embd = p_.n_embd, k = p_.n_expert_used, ff = p_.n_ff_exp;
   const auto sz = [](int64_t a) { return static_cast<size_t>(a); };
   float* logits = scratch.get(kLogits, sz(n * p_.n_expert));
   kernels::matmul(w_.router, x, n, logits, pool);
   Routing r;
   route_tokens(p_, logits, w_.selection_bias, n, r);
 
-  // Group the (token, slot) pairs by expert so that each selected expert runs once.
+  // Group the (token, slot) pairs by expert so that each selected expert runs once, over all
+  // of its tokens: pair_of[start[e] .. start[e+1]) are expert e's pairs.
   std::vector<int64_t> start(sz(p_.n_expert + 1), 0);
   for (int32_t e : r.expert) ++start[sz(e + 1)];
   for (int64_t e = 0; e < p_.n_expert; ++e) start[sz(e + 1)] += start[sz(e)];
   std::vector<int64_t> pair_of(sz(n * k)), fill(start.begin(), start.end() - 1);
   for (int64_t i = 0; i < n * k; ++i) pair_of[sz(fill[sz(r.expert[sz(i)])]++)] = i;
 
-  std::fill(y, y + n * n_embd, 0.0f);
-  const int64_t max_rows = std::max<int64_t>(n, 1);
-  const int64_t ff_max = std::max(p_.n_ff_exp, p_.n_ff_exp * std::max<int64_t>(p_.n_expert_shared, 1));
-  float* xe = scratch.get(kGather, sz(max_rows * n_embd));
-  float* gate = scratch.get(kGate, sz(max_rows * ff_max));
-  float* up = scratch.get(kUp, sz(max_rows * ff_max));
-  float* ye = scratch.get(kExpertOut, sz(max_rows * n_embd));
+  // Rows of the sorted pairs, then the shared experts' n rows, in one gate, up and output buffer.
+  const int64_t n_pairs = n * k;
+  const int64_t ff_shared = w_.shared ? w_.shared->gate.rows : 0;
+  const int64_t hidden = n_pairs * ff + n * ff_shared;
+  float* gate = scratch.get(kGate, sz(hidden));
+  float* up = scratch.get(kUp, sz(hidden));
+  float* ye = scratch.get(kExpertOut, sz(n_pairs * n_embd));
+  float* shared_out = scratch.get(kSharedOut, sz(n * n_embd));
+  float* gate_shared = gate + n_pairs * ff;
+  float* up_shared = up + n_pairs * ff;
+
+  // A single token multiplies x itself; a batch gathers each expert's tokens contiguously.
+  const float* xe = x;
+  if (n > 1) {
+    float* gathered = scratch.get(kGather, sz(n_pairs * n_embd));
+    for (int64_t i = 0; i < n_pairs; ++i) {
+      const int64_t t = pair_of[sz(i)] / k;
+      std::copy(x + t * n_embd, x + (t + 1) * n_embd, gathered + i * n_embd);
+    }
+    xe = gathered;
+  }
+
+  std::vector<MatmulTask> in_tasks, out_tasks;
   for (int64_t e = 0; e < p_.n_expert; ++e) {
     const int64_t begin = start[sz(e)], m = start[sz(e + 1)] - begin;
     if (m == 0) continue;
-    for (int64_t i = 0; i < m; ++i) {
-      const int64_t t = pair_of[sz(begin + i)] / k;
-      std::copy(x + t * n_embd, x + (t + 1) * n_embd, xe + i * n_embd);
-    }
-    swiglu_ffn(w_.experts[sz(e)], xe, m, ye, gate, up, pool);
-    for (int64_t i = 0; i < m; ++i) {
-      const int64_t pair = pair_of[sz(begin + i)], t = pair / k;
-      const float wt = r.weight[sz(pair)];
-      float* yt = y + t * n_embd;
-      const float* src = ye + i * n_embd;
-      for (int64_t d = 0; d < n_embd; ++d) yt[d] += wt * src[d];
-    }
+    const SwigluWeights& ew = w_.experts[sz(e)];
+    const float* xin = n > 1 ? xe + begin * n_embd : x;
+    in_tasks.push_back({ew.gate, xin, n_embd, m, gate + begin * ff, ff});
+    in_tasks.push_back({ew.up, xin, n_embd, m, up + begin * ff, ff});
+    out_tasks.push_back({ew.down, gate + begin * ff, ff, m, ye + begin * n_embd, n_embd});
   }
   if (w_.shared) {
-    float* shared = scratch.get(kSharedOut, sz(n * n_embd));
-    swiglu_ffn(*w_.shared, x, n, shared, gate, up, pool);
-    kernels::add_inplace(y, shared, n * n_embd);
+    in_tasks.push_back({w_.shared->gate, x, n_embd, n, gate_shared, ff_shared});
+    in_tasks.push_back({w_.shared->up, x, n_embd, n, up_shared, ff_shared});
+    out_tasks.push_back({w_.shared->down, gate_shared, ff_shared, n, shared_out, n_embd});
   }
+  const size_t act_bytes = std::max(grouped_matmul_buffer_bytes(in_tasks), grouped_matmul_buffer_bytes(out_tasks));
+  auto* act = reinterpret_cast<uint8_t*>(scratch.get(kActivations, act_bytes / sizeof(float) + 1));
+  grouped_matmul(in_tasks, act, pool);
+  kernels::swiglu(gate, up, hidden);
+  grouped_matmul(out_tasks, act, pool);
+
+  // y = Σ weight · expert output, experts in index order, then the shared experts.
+  std::fill(y, y + n * n_embd, 0.0f);
+  for (int64_t i = 0; i < n_pairs; ++i) {
+    const int64_t pair = pair_of[sz(i)];
+    const float wt = r.weight[sz(pair)];
+    float* yt = y + pair / k * n_embd;
+    const float* src = ye + i * n_embd;
+    for (int64_t d = 0; d < n_embd; ++d) yt[d] += wt * src[d];
+  }
+  if (w_.shared) kernels::add_inplace(y, shared_out, n * n_embd);
 }
 
 size_t MoeFfn::active_bytes_per_token() const {

@@ -130,6 +130,11 @@ size_t act_row_bytes(TensorType type, int64_t cols) {
   return 0;
 }
 
+bool KernelSet::batch_invariant(TensorType type) const {
+  const int index = format_index(type);
+  return index >= 0 && formats[static_cast<size_t>(index)].batch_invariant;
+}
+
 void KernelSet::quantize_activations(TensorType type, const float* x, int64_t cols,
                                      void* out) const {
   act_row_bytes(type, cols);

@@ -64,9 +64,13 @@ void matmul_rows(const uint8_t* w, size_t row_stride, int64_t row_begin, int64_t
   }
 }
 
+// K::kBatchInvariant (optional, default false) declares that K's tile<R, T> computes each
+// (row, token) with the same operations for every R and T, so these loops are batch-invariant.
 template <class K>
 constexpr FormatKernels format_kernels() {
-  return FormatKernels{&matvec_rows<K>, &matmul_rows<K>};
+  bool invariant = false;
+  if constexpr (requires { K::kBatchInvariant; }) invariant = K::kBatchInvariant;
+  return FormatKernels{&matvec_rows<K>, &matmul_rows<K>, invariant};
 }
 
 }  // namespace edgellm::kernels::detail

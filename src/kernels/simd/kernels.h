@@ -72,6 +72,10 @@ inline constexpr int kNumFormats = 14;
 struct FormatKernels {
   MatvecFn matvec = nullptr;
   MatmulFn matmul = nullptr;
+  // True when y[t][r] is bit-identical whatever the number of tokens in the call, the token's
+  // position in it and the row range (16-row aligned): matvec, every matmul tile shape and
+  // any panel path round alike.
+  bool batch_invariant = false;
 };
 
 struct KernelSet {
@@ -83,6 +87,10 @@ struct KernelSet {
   // register-resident data and returns the number of int8 operations (2 per multiply-add);
   // roofline.h times it for the peak.
   uint64_t (*int8_peak_probe)(int64_t iters) = nullptr;
+
+  // formats[format_index(weight_type)].batch_invariant; false for unsupported types. A batched
+  // caller (the server) can skip padding token counts when this is true.
+  bool batch_invariant(TensorType weight_type) const;
 
   // Checked entry points (these validate and forward to the tables above).
   void quantize_activations(TensorType weight_type, const float* x, int64_t cols,

@@ -223,6 +223,7 @@ template <int Block, float (*RowDot)(const uint8_t*, const uint8_t*, int64_t)>
 struct ScalarKernel {
   static constexpr int kBlock = Block;
   static constexpr int kVecRows = 1, kTileRows = 1, kTileTokens = 1;
+  static constexpr bool kBatchInvariant = true;  // one row dot per (row, token)
   template <int R, int T>
   static void tile(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t nb,
                    float* y, size_t ys) {

@@ -2,6 +2,8 @@
 // widened with FCVTL, BF16 by a 16-bit shift — both exact).
 #pragma once
 
+#include <cmath>
+
 #include "kernels/simd/neon_common-inl.h"
 
 namespace edgellm::kernels::arm {
@@ -50,6 +52,8 @@ struct FloatKernel {
   static constexpr int kVecRows = 4;
   static constexpr int kTileRows = 4;
   static constexpr int kTileTokens = 4;
+  // One accumulator per (row, token), the same operations for every tile shape.
+  static constexpr bool kBatchInvariant = true;
 
   template <int R, int T>
   static void tile(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t n,
@@ -71,7 +75,8 @@ struct FloatKernel {
     for (int t = 0; t < T; ++t)
       for (int r = 0; r < R; ++r) {
         float s = vaddvq_f32(acc[r][t]);
-        for (int64_t k = i; k < n; ++k) s += W::load1(w + r * ws + k * W::kSize) * WF32::load1(x + t * xs + 4 * k);
+        // Explicit fma: the same rounding in every tile instance, whatever the compiler contracts.
+        for (int64_t k = i; k < n; ++k) s = std::fma(W::load1(w + r * ws + k * W::kSize), WF32::load1(x + t * xs + 4 * k), s);
         y[t * ys + r] = s;
       }
   }

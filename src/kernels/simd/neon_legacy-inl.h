@@ -3,6 +3,8 @@
 // scale (and min). The i8mm level runs matmul tiles of 2 rows x 2 tokens per SMMLA.
 #pragma once
 
+#include <cmath>
+
 #include "kernels/simd/neon_common-inl.h"
 
 namespace edgellm::kernels::arm {
@@ -108,18 +110,26 @@ inline ActBlock load_act(const uint8_t* x, int64_t nb, int64_t b) {
   return {vld1q_s8(q), vld1q_s8(q + 16), d, d * static_cast<float>(sum)};
 }
 
+// Batch invariance: every (row, token) goes through the same operations whatever R and T. The
+// SMMLA tiles yield one exact int32 per (row, token, block), so on the i8mm level the other
+// tiles (odd R or T, the matvec) reduce each block's dot to one int32 too (vaddvq, exact) and
+// run the same single FMA chain acc = fma(float(isum), d_w * d_x, acc); the lower levels keep
+// four lane-partial chains everywhere. The min term is an explicit fma chain in every path.
 template <class D, class F>
 struct LegacyKernel {
   static constexpr int kBlock = 32;
   static constexpr int kVecRows = 4;
   static constexpr int kTileRows = D::kI8mm ? 4 : 4;
   static constexpr int kTileTokens = D::kI8mm ? 4 : 2;
+  static constexpr bool kBatchInvariant = true;
 
   template <int R, int T>
   static void tile(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t nb,
                    float* y, size_t ys) {
     if constexpr (D::kI8mm && R % 2 == 0 && T % 2 == 0) {
       tile_mmla<R, T>(w, ws, x, xs, nb, y, ys);
+    } else if constexpr (D::kI8mm) {
+      tile_block_sums<R, T>(w, ws, x, xs, nb, y, ys);
     } else {
       float32x4_t acc[R][T];
       float macc[R][T];
@@ -138,13 +148,39 @@ struct LegacyKernel {
           for (int t = 0; t < T; ++t) {
             const int32x4_t p = dot<D>(dot<D>(vdupq_n_s32(0), wb.lo, xa[t].lo), wb.hi, xa[t].hi);
             acc[r][t] = vfmaq_n_f32(acc[r][t], vcvtq_f32_s32(p), wb.d * xa[t].d);
-            if constexpr (F::kHasMin) macc[r][t] += wb.m * xa[t].s;
+            if constexpr (F::kHasMin) macc[r][t] = std::fma(wb.m, xa[t].s, macc[r][t]);
           }
         }
       }
       for (int t = 0; t < T; ++t)
         for (int r = 0; r < R; ++r) y[t * ys + r] = vaddvq_f32(acc[r][t]) + macc[r][t];
     }
+  }
+
+  // The i8mm level's tiles that SMMLA cannot cover: the arithmetic of tile_mmla, one (row,
+  // token) at a time.
+  template <int R, int T>
+  static void tile_block_sums(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t nb,
+                              float* y, size_t ys) {
+    float acc[R][T], macc[R][T];
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) acc[r][t] = macc[r][t] = 0.0f;
+    for (int64_t b = 0; b < nb; ++b) {
+      ActBlock xa[T];
+      for (int t = 0; t < T; ++t) xa[t] = load_act(x + t * xs, nb, b);
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* wp = w + r * ws + b * F::kBytes;
+        prefetch_ahead<1>(wp, 2 * R * ws);
+        const LegacyBlock wb = F::load(wp);
+        for (int t = 0; t < T; ++t) {
+          const int32_t isum = vaddvq_s32(dot<D>(dot<D>(vdupq_n_s32(0), wb.lo, xa[t].lo), wb.hi, xa[t].hi));
+          acc[r][t] = std::fma(static_cast<float>(isum), wb.d * xa[t].d, acc[r][t]);
+          if constexpr (F::kHasMin) macc[r][t] = std::fma(wb.m, xa[t].s, macc[r][t]);
+        }
+      }
+    }
+    for (int t = 0; t < T; ++t)
+      for (int r = 0; r < R; ++r) y[t * ys + r] = acc[r][t] + macc[r][t];
   }
 
   // SMMLA: int32x4 [r0.t0, r0.t1, r1.t0, r1.t1] += (2 rows x 8) x (8 x 2 tokens).
@@ -188,10 +224,10 @@ struct LegacyKernel {
           const float s[4] = {b0.d * dx[2 * j], b0.d * dx[2 * j + 1], b1.d * dx[2 * j], b1.d * dx[2 * j + 1]};
           acc[i][j] = vfmaq_f32(acc[i][j], vcvtq_f32_s32(p), vld1q_f32(s));
           if constexpr (F::kHasMin) {
-            macc[2 * i][2 * j] += b0.m * sx[2 * j];
-            macc[2 * i][2 * j + 1] += b0.m * sx[2 * j + 1];
-            macc[2 * i + 1][2 * j] += b1.m * sx[2 * j];
-            macc[2 * i + 1][2 * j + 1] += b1.m * sx[2 * j + 1];
+            macc[2 * i][2 * j] = std::fma(b0.m, sx[2 * j], macc[2 * i][2 * j]);
+            macc[2 * i][2 * j + 1] = std::fma(b0.m, sx[2 * j + 1], macc[2 * i][2 * j + 1]);
+            macc[2 * i + 1][2 * j] = std::fma(b1.m, sx[2 * j], macc[2 * i + 1][2 * j]);
+            macc[2 * i + 1][2 * j + 1] = std::fma(b1.m, sx[2 * j + 1], macc[2 * i + 1][2 * j + 1]);
           }
         }
       }

@@ -154,136 +154,27 @@ inline __m256 spread2(__m128 s) {
   return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
 }
 
-// ---- the wide matvec path (AVX-512 VNNI, one token) -----------------------------------------
-// Compiled only in the translation unit built with AVX-512 VNNI flags.
-#if defined(__AVX512F__) && defined(__AVX512VNNI__)
-#define EDGELLM_X86_WIDE_LEGACY 1
-// Four blocks per step in 512-bit vectors: 128-bit lane k of `lo` / `hi` holds elements 0..15 /
-// 16..31 of block b + k, so the dot products, the int32 -> f32 conversion, the scale and the
-// FMA run once per four blocks (half the instructions of the pair path; decode of the 4-bit
-// formats is instruction-bound at one thread otherwise).
-struct LegacyQuad {
-  __m512i lo, hi;
-  uint64_t dbits, mbits;  // four fp16 scales (mins), block k in bits 16k..16k+15
-};
-
-inline __m512i join4x128(const uint8_t* a, const uint8_t* b, const uint8_t* c, const uint8_t* d) {
-  const __m512i ab = _mm512_inserti32x4(_mm512_castsi128_si512(load128(a)), load128(b), 1);
-  return _mm512_inserti32x4(_mm512_inserti32x4(ab, load128(c), 2), load128(d), 3);
-}
-
-// Any format: two pair loads joined.
-template <class F>
-inline LegacyQuad load4_from_pairs(const uint8_t* b0) {
-  const LegacyPair p = F::load2(b0, b0 + F::kBytes);
-  const LegacyPair q = F::load2(b0 + 2 * F::kBytes, b0 + 3 * F::kBytes);
-  LegacyQuad r;
-  r.lo = _mm512_inserti64x4(_mm512_castsi256_si512(p.lo), q.lo, 1);
-  r.hi = _mm512_inserti64x4(_mm512_castsi256_si512(p.hi), q.hi, 1);
-  r.dbits = p.dbits | static_cast<uint64_t>(q.dbits) << 32;
-  r.mbits = p.mbits | static_cast<uint64_t>(q.mbits) << 32;
-  return r;
-}
-
-// Q4_0: the 64 nibble bytes of four blocks gathered once, both halves unpacked in 512 bits.
-inline LegacyQuad load4_q4_0(const uint8_t* b0) {
-  const __m512i q = join4x128(b0 + 2, b0 + 20, b0 + 38, b0 + 56);
-  const __m512i m4 = _mm512_set1_epi8(0x0f);
-  LegacyQuad r;
-  r.lo = _mm512_and_si512(q, m4);
-  r.hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-  r.dbits = load_u16(b0) | load_u16(b0 + 18) << 16 | static_cast<uint64_t>(load_u16(b0 + 36)) << 32 |
-            static_cast<uint64_t>(load_u16(b0 + 54)) << 48;
-  r.mbits = 0;
-  return r;
-}
-
-// Four fp16 scales (block k in bits 16k..) as floats in lanes 0..3.
-inline __m128 halves4(uint64_t bits) { return _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<long long>(bits))); }
-
-// [s0 x4, s1 x4, s2 x4, s3 x4] from lanes 0..3 of s.
-inline __m512 spread4(__m128 s) {
-  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
-                               _mm512_castps128_ps512(s));
-}
-#endif  // AVX-512 VNNI
-
-// R rows x T tokens of one legacy format; see driver.h for the contract.
+// R rows x T tokens of one legacy format; see driver.h for the contract. Every (row, token)
+// has its own accumulator and the same operations whatever R and T, so the AVX2 and AVX-512
+// levels are batch-invariant. (AVX-512 VNNI uses x86_legacy_vnni-inl.h instead.)
 template <class D, class F>
 struct LegacyKernel {
   static constexpr int kBlock = 32;
-  static constexpr int kVecRows = D::kVnni && D::kAvx512 ? 8 : 4;  // 8: the wide path shares its activation work
+  static constexpr int kVecRows = 4;
   static constexpr int kTileRows = 4;
   static constexpr int kTileTokens = D::kAvx512 ? 4 : 2;
+  static constexpr bool kBatchInvariant = true;
 
   template <int R, int T>
   static void tile(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t nb,
                    float* y, size_t ys) {
     float sums[R][T] = {};
-    int64_t b = 0;
-#ifdef EDGELLM_X86_WIDE_LEGACY
-    if constexpr (D::kVnni && D::kAvx512 && T == 1) b = wide<R>(w, ws, x, nb, sums);
-#endif
-    pairs<R, T>(w, ws, x, xs, b, nb, sums);
+    pairs<R, T>(w, ws, x, xs, 0, nb, sums);
     for (int t = 0; t < T; ++t)
       for (int r = 0; r < R; ++r) y[t * ys + r] = sums[r][t];
   }
 
  private:
-#ifdef EDGELLM_X86_WIDE_LEGACY
-  static LegacyQuad load4(const uint8_t* b0) {
-    if constexpr (F::kBytes == 18 && F::kOffset == 8) {
-      return load4_q4_0(b0);
-    } else {
-      return load4_from_pairs<F>(b0);
-    }
-  }
-
-  // One token, blocks [0, 4 * floor(nb / 4)) four at a time; returns the first block left.
-  template <int R>
-  static int64_t wide(const uint8_t* w, size_t ws, const uint8_t* x, int64_t nb, float (*sums)[1]) {
-    const int64_t end = nb / 4 * 4;
-    if (end == 0) return 0;
-    __m512 acc[R];
-    __m128 macc[R];
-    for (int r = 0; r < R; ++r) {
-      acc[r] = _mm512_setzero_ps();
-      macc[r] = _mm_setzero_ps();
-    }
-    for (int64_t b = 0; b < end; b += 4) {
-      const uint8_t* xb = x + b * 34;
-      const __m512i xlo = join4x128(xb + 2, xb + 36, xb + 70, xb + 104);
-      const __m512i xhi = join4x128(xb + 18, xb + 52, xb + 86, xb + 120);
-      const uint64_t xd = load_u16(xb) | load_u16(xb + 34) << 16 | static_cast<uint64_t>(load_u16(xb + 68)) << 32 |
-                          static_cast<uint64_t>(load_u16(xb + 102)) << 48;
-      const __m128 dx = halves4(xd);
-      __m128 sx = _mm_setzero_ps();
-      if constexpr (F::kHasMin) {
-        const __m128i s16 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x + nb * 34 + 2 * b));
-        sx = _mm_mul_ps(dx, _mm_cvtepi32_ps(_mm_cvtepi16_epi32(s16)));
-      }
-      __m512i init = _mm512_setzero_si512();
-      if constexpr (F::kOffset != 0) {
-        const __m512i off = _mm512_set1_epi8(static_cast<char>(F::kOffset));
-        init = _mm512_sub_epi32(init, _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, off, xlo), off, xhi));
-      }
-      for (int r = 0; r < R; ++r) {
-        const uint8_t* wr = w + r * ws;
-        prefetch_span(wr, b * F::kBytes, (b + 4) * F::kBytes, kAheadTiles * R * ws);
-        const LegacyQuad q = load4(wr + b * F::kBytes);
-        const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, q.lo, xlo), q.hi, xhi);
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), spread4(_mm_mul_ps(halves4(q.dbits), dx)), acc[r]);
-        if constexpr (F::kHasMin) macc[r] = _mm_fmadd_ps(halves4(q.mbits), sx, macc[r]);
-      }
-    }
-    for (int r = 0; r < R; ++r) {
-      const __m128 m = _mm_add_ps(macc[r], _mm_movehl_ps(macc[r], macc[r]));
-      sums[r][0] = _mm512_reduce_add_ps(acc[r]) + (_mm_cvtss_f32(m) + _mm_cvtss_f32(_mm_shuffle_ps(m, m, 1)));
-    }
-    return end;
-  }
-#endif
-
   // Blocks [b_begin, nb) in pairs, added to sums.
   template <int R, int T>
   static void pairs(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t b_begin,

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "kernels/simd/driver.h"
-#include "kernels/simd/x86_legacy-inl.h"
+#include "kernels/simd/x86_legacy_vnni-inl.h"
 
 namespace edgellm::kernels::x86 {
 namespace {
@@ -94,28 +94,37 @@ void pack_tokens(const uint8_t* xq, size_t xs, int64_t nt, int64_t nb, uint8_t* 
     }
 }
 
-// T tokens (starting at packed token t0) against one panel; y[t * ys + r], r < 16.
+// T tokens (starting at packed token t0) against one panel; y[t * ys + r], r < 16. The blocks
+// go into four FMA chains by b % 4, combined as (c0 + c1) + (c2 + c3): the arithmetic of
+// LegacyChainKernel (x86_legacy_vnni-inl.h), so panels and tiles agree bit for bit. One chain
+// at a time keeps one accumulator per token live.
 template <int T>
 void panel_tokens(const uint8_t* panel, int64_t nb, const uint8_t* xu, const float* dx, int64_t t0,
                   float* y, size_t ys) {
-  __m512 acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* pb = panel + static_cast<size_t>(b) * kPanelBlockBytes;
-    __m512i wv[8];
-    for (int j = 0; j < 8; ++j) wv[j] = _mm512_loadu_si512(pb + 64 * j);
-    const __m512 scale = _mm512_loadu_ps(pb + 512);
-    const __m512i corr = _mm512_loadu_si512(pb + 576);
-    for (int t = 0; t < T; ++t) {
-      const size_t i = static_cast<size_t>((t0 + t) * nb + b);
-      const uint8_t* xb = xu + 32 * i;
-      __m512i dot = corr;
-      for (int j = 0; j < 8; ++j)
-        dot = _mm512_dpbusd_epi32(dot, _mm512_set1_epi32(static_cast<int>(load_u32(xb + 4 * j))), wv[j]);
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(scale, _mm512_set1_ps(dx[i])), acc[t]);
+  __m512 chain[4][T];
+  for (int k = 0; k < 4; ++k) {
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = k; b < nb; b += 4) {
+      const uint8_t* pb = panel + static_cast<size_t>(b) * kPanelBlockBytes;
+      __m512i wv[8];
+      for (int j = 0; j < 8; ++j) wv[j] = _mm512_loadu_si512(pb + 64 * j);
+      const __m512 scale = _mm512_loadu_ps(pb + 512);
+      const __m512i corr = _mm512_loadu_si512(pb + 576);
+      for (int t = 0; t < T; ++t) {
+        const size_t i = static_cast<size_t>((t0 + t) * nb + b);
+        const uint8_t* xb = xu + 32 * i;
+        __m512i dot = corr;
+        for (int j = 0; j < 8; ++j)
+          dot = _mm512_dpbusd_epi32(dot, _mm512_set1_epi32(static_cast<int>(load_u32(xb + 4 * j))), wv[j]);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(scale, _mm512_set1_ps(dx[i])), acc[t]);
+      }
     }
+    for (int t = 0; t < T; ++t) chain[k][t] = acc[t];
   }
-  for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + t * ys, acc[t]);
+  for (int t = 0; t < T; ++t)
+    _mm512_storeu_ps(y + t * ys, _mm512_add_ps(_mm512_add_ps(chain[0][t], chain[1][t]),
+                                               _mm512_add_ps(chain[2][t], chain[3][t])));
 }
 
 template <int T>
@@ -131,7 +140,7 @@ void panel_token_tail(const uint8_t* panel, int64_t nb, const uint8_t* xu, const
 }
 
 // MatmulFn for Q4_0 (kQ4) / Q8_0 weights: 16-row panels, 8 tokens at a time; rows past the last
-// whole panel go through the generic tiles.
+// whole panel, and calls with fewer than 4 tokens, go through the tiles (same arithmetic).
 template <class D, bool kQ4>
 void matmul_panels(const uint8_t* w, size_t row_stride, int64_t row_begin, int64_t row_end,
                    int64_t cols, const void* xq, size_t xq_stride, int64_t n_tokens, float* y,
@@ -161,7 +170,7 @@ void matmul_panels(const uint8_t* w, size_t row_stride, int64_t row_begin, int64
     row_begin = panel_end;
   }
   if (row_begin < row_end) {
-    using K = LegacyKernel<D, std::conditional_t<kQ4, Q4_0<D>, Q8_0<D>>>;
+    using K = LegacyChainKernel<D, std::conditional_t<kQ4, Q4_0<D>, Q8_0<D>>>;
     detail::matmul_rows<K>(w, row_stride, row_begin, row_end, cols, xq, xq_stride, n_tokens, y, y_stride);
   }
 }

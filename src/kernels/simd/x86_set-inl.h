@@ -6,6 +6,7 @@
 #include "kernels/simd/x86_float-inl.h"
 #include "kernels/simd/x86_kquant-inl.h"
 #include "kernels/simd/x86_legacy-inl.h"
+#include "kernels/simd/x86_legacy_vnni-inl.h"
 #include "kernels/simd/x86_prefill-inl.h"
 
 namespace edgellm::kernels::x86 {
@@ -46,11 +47,19 @@ KernelSet make_set() {
   set(TensorType::IQ4_NL, format_kernels<LegacyKernel<D, Iq4Nl<D>>>());
   set(TensorType::Q2_K, format_kernels<KQuantKernel<D, KQ2>>());
   set(TensorType::Q3_K, format_kernels<KQuantKernel<D, KQ3>>());
-  set(TensorType::Q4_K, format_kernels<KQuantKernel<D, KQ4>>());
+  set(TensorType::Q4_K, format_kernels<Q4KKernel<D>>());
   set(TensorType::Q5_K, format_kernels<KQuantKernel<D, KQ5>>());
   set(TensorType::Q6_K, format_kernels<KQuantKernel<D, KQ6>>());
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
-  if constexpr (D::kVnni && D::kAvx512) {  // the panel GEMM for prefill (x86_prefill-inl.h)
+  if constexpr (D::kVnni && D::kAvx512) {
+    // The block-chain tiles (x86_legacy_vnni-inl.h) and the panel GEMM for prefill
+    // (x86_prefill-inl.h): one arithmetic for every token count.
+    set(TensorType::Q4_0, format_kernels<LegacyChainKernel<D, Q4_0<D>>>());
+    set(TensorType::Q4_1, format_kernels<LegacyChainKernel<D, Q4_1<D>>>());
+    set(TensorType::Q5_0, format_kernels<LegacyChainKernel<D, Q5_0<D>>>());
+    set(TensorType::Q5_1, format_kernels<LegacyChainKernel<D, Q5_1<D>>>());
+    set(TensorType::Q8_0, format_kernels<LegacyChainKernel<D, Q8_0<D>>>());
+    set(TensorType::IQ4_NL, format_kernels<LegacyChainKernel<D, Iq4Nl<D>>>());
     ks.formats[format_index(TensorType::Q4_0)].matmul = &matmul_panels<D, true>;
     ks.formats[format_index(TensorType::Q8_0)].matmul = &matmul_panels<D, false>;
   }

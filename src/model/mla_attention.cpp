@@ -213,32 +213,44 @@ void MlaAttention::attend_decompressed(int layer, const float* q, float* o, Laye
   ctx.kv.read_k(layer, n_pos, L, R, kpe);
   const float scale = p_.kq_scale;
 
+  // Per head, everything as F32 matrix products on the SIMD kernels (the batch is long here):
+  //   keys   K = [lat · W_UK | k_pe]            n_pos × (nope + R)
+  //   scores S = q · Kᵀ (causal mask, softmax)   n × n_pos
+  //   out    o = S · (lat · W_UVᵀ)               n × V, the values transposed to V × n_pos.
   ctx.pool.parallel_for(H, 1, [&](int64_t h0, int64_t h1) {
-    std::vector<float> kn(sz(n_pos * nope)), vh(sz(n_pos * V)), scores(sz(n_pos));
+    std::vector<float> kn(sz(n_pos * nope)), keys(sz(n_pos * dk)), vh(sz(n_pos * V)), vt(sz(V * n_pos));
+    std::vector<float> uk_t(w_.uk_transposed ? sz(nope * L) : 0), row(sz(nope)), qh(sz(n * dk));
+    std::vector<float> scores(sz(n * n_pos)), oh(sz(n * V));
     for (int64_t h = h0; h < h1; ++h) {
-      // Per-head keys and values of every cached position.
       if (w_.uk_transposed) {
-        matmul_xw(w_.uk[sz(h)], lat, n_pos, kn.data());
+        // uk[h] is W_UKᵀ (L × nope): dequantize it into W_UK (nope × L) for the product.
+        for (int64_t l = 0; l < L; ++l) {
+          kernels::dequantize_weight_row(w_.uk[sz(h)], l, row.data());
+          for (int64_t c = 0; c < nope; ++c) uk_t[sz(c * L + l)] = row[sz(c)];
+        }
+        matmul_serial({TensorType::F32, nope, L, reinterpret_cast<const uint8_t*>(uk_t.data())}, lat, n_pos, kn.data());
       } else {
         matmul_serial(w_.uk[sz(h)], lat, n_pos, kn.data());
       }
-      matmul_serial(w_.uv[sz(h)], lat, n_pos, vh.data());
-      for (int64_t t = 0; t < n; ++t) {
-        const int64_t n_visible = ctx.pos0 + t + 1;
-        const float* qn = q + (t * H + h) * dk;
-        const float* qp = qn + nope;
-        for (int64_t p = 0; p < n_visible; ++p)
-          scores[sz(p)] = (kernels::dot_f32(qn, kn.data() + p * nope, nope) +
-                           kernels::dot_f32(qp, kpe + p * R, R)) * scale;
-        kernels::softmax(scores.data(), n_visible);
-        float* oh = o + (t * H + h) * V;
-        std::fill(oh, oh + V, 0.0f);
-        for (int64_t p = 0; p < n_visible; ++p) {
-          const float a = scores[sz(p)];
-          const float* vp = vh.data() + p * V;
-          for (int64_t d = 0; d < V; ++d) oh[d] += a * vp[d];
-        }
+      for (int64_t p = 0; p < n_pos; ++p) {
+        std::copy(kn.data() + p * nope, kn.data() + (p + 1) * nope, keys.data() + p * dk);
+        std::copy(kpe + p * R, kpe + (p + 1) * R, keys.data() + p * dk + nope);
       }
+      matmul_serial(w_.uv[sz(h)], lat, n_pos, vh.data());
+      for (int64_t p = 0; p < n_pos; ++p)
+        for (int64_t d = 0; d < V; ++d) vt[sz(d * n_pos + p)] = vh[sz(p * V + d)];
+
+      for (int64_t t = 0; t < n; ++t) std::copy(q + (t * H + h) * dk, q + (t * H + h + 1) * dk, qh.data() + t * dk);
+      matmul_serial({TensorType::F32, n_pos, dk, reinterpret_cast<const uint8_t*>(keys.data())}, qh.data(), n, scores.data());
+      for (int64_t t = 0; t < n; ++t) {
+        float* st = scores.data() + t * n_pos;
+        const int64_t n_visible = ctx.pos0 + t + 1;
+        for (int64_t p = 0; p < n_visible; ++p) st[p] *= scale;
+        kernels::softmax(st, n_visible);
+        std::fill(st + n_visible, st + n_pos, 0.0f);
+      }
+      matmul_serial({TensorType::F32, V, n_pos, reinterpret_cast<const uint8_t*>(vt.data())}, scores.data(), n, oh.data());
+      for (int64_t t = 0; t < n; ++t) std::copy(oh.data() + t * V, oh.data() + (t + 1) * V, o + (t * H + h) * V);
     }
   });
 }

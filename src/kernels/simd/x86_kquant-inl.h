@@ -10,6 +10,8 @@
 //   acc += d * d_x * isum
 #pragma once
 
+#include <type_traits>
+
 #include "kernels/simd/x86_common-inl.h"
 
 namespace edgellm::kernels::x86 {
@@ -198,6 +200,132 @@ struct KQ2 {
   static __m256i scale(const KPrep& p, int g) { return pick16(p.pick, g); }
 };
 
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+// Q4_K on AVX-512 (most of a Q4_K_M model's weights, so it gets its own kernel). The vector
+// units are the limit, so the work per super-block and row is cut down:
+//   - 512-bit products covering two 32-weight sub-blocks each: the low nibbles of quant bytes
+//     0..63 are sub-blocks (0, 2), their high nibbles (1, 3), those of bytes 64..127 (4, 6) and
+//     (5, 7). The activations are rearranged to match once per super-block and token (Q4KAct)
+//     and shared by the rows of a tile. Per row: 4 maddubs and 4 int16 x scale multiply-adds
+//     in one chain, the scale vectors made by 4 byte shuffles;
+//   - the 6-bit scales / mins unpacked in scalar registers (the integer units are idle);
+//   - the min term sum_j min_j * bsum-pair_j as one 128-bit madd.
+// Measured on Zen 4, cache-resident: 22 -> 30 GB/s of weights per core.
+// Per (row, token) the arithmetic is the same for every tile shape (exact integer sums, one
+// f32 multiply-add per super-block into a 16-lane and a 4-lane accumulator, horizontal sums
+// at the end), so matvec, tiles and tails agree bit for bit.
+struct Q4KAct {
+  __m512i x[4];       // activations of sub-blocks (0,2) (1,3) (4,6) (5,7)
+  __m128i pair_sums;  // int16 activation sums per 32-weight sub-block (bsums added in pairs)
+  __m128 dx;          // [d_x, -d_x, 0, 0]
+};
+
+inline Q4KAct q4k_act(const uint8_t* xb) {
+  Q4KAct a;
+  for (int k = 0; k < 4; ++k) {
+    const uint8_t* base = xb + 4 + 128 * (k / 2) + 32 * (k % 2);
+    a.x[k] = _mm512_inserti64x4(_mm512_castsi256_si512(load256(base)), load256(base + 64), 1);
+  }
+  a.pair_sums = _mm_hadd_epi16(load128(xb + 260), load128(xb + 276));
+  float dx;
+  std::memcpy(&dx, xb, 4);
+  a.dx = _mm_setr_ps(dx, -dx, 0.0f, 0.0f);
+  return a;
+}
+
+template <class D>
+inline __m512i dot_u8s8_scaled512(__m512i acc, __m512i u, __m512i s, __m512i scale16) {
+  const __m512i p = _mm512_maddubs_epi16(u, s);
+  if constexpr (D::kVnni) {
+    return _mm512_dpwssd_epi32(acc, p, scale16);
+  } else {
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(p, scale16));
+  }
+}
+
+// One super-block of one row against T tokens: acc[t] += d * d_x * sum_j scale_j * dot_j,
+// macc[t] -= dmin * d_x * sum_j min_j * bsum-pair_j.
+template <class D, int T>
+inline void q4k_block(const uint8_t* wb, const Q4KAct* act, __m512* acc, __m128* macc) {
+  const uint32_t w0 = load_u32(wb + 4), w1 = load_u32(wb + 8), w2 = load_u32(wb + 12);
+  constexpr uint32_t low6 = 0x3f3f3f3fu, low4 = 0x0f0f0f0fu, low2 = 0x03030303u;
+  const uint64_t sc = (w0 & low6) | uint64_t{(w2 & low4) | (((w0 >> 6) & low2) << 4)} << 32;
+  const uint64_t mn = (w1 & low6) | uint64_t{((w2 >> 4) & low4) | (((w1 >> 6) & low2) << 4)} << 32;
+  // Scale vectors: scale a as int16 in the low 256 bits, scale b in the high (pshufb index
+  // 0x80 zeroes the high byte of each word).
+  const __m512i sc_all = _mm512_broadcast_i32x4(_mm_cvtsi64_si128(static_cast<long long>(sc)));
+  auto pick = [&](int a, int b) {
+    const auto ia = static_cast<short>(0x8000 | a), ib = static_cast<short>(0x8000 | b);
+    return _mm512_shuffle_epi8(sc_all, _mm512_set_epi16(ib, ib, ib, ib, ib, ib, ib, ib, ib, ib, ib, ib, ib, ib, ib, ib,
+                                                        ia, ia, ia, ia, ia, ia, ia, ia, ia, ia, ia, ia, ia, ia, ia, ia));
+  };
+  const __m512i s02 = pick(0, 2), s13 = pick(1, 3), s46 = pick(4, 6), s57 = pick(5, 7);
+  const __m128i mins16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(mn)));
+  const __m128 d_dmin = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(load_u32(wb))));  // [d, dmin, 0, 0]
+  const __m512i m4 = _mm512_set1_epi8(0x0f);
+  const __m512i q0 = _mm512_loadu_si512(wb + 16), q1 = _mm512_loadu_si512(wb + 80);
+  const __m512i u02 = _mm512_and_si512(q0, m4), u13 = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4);
+  const __m512i u46 = _mm512_and_si512(q1, m4), u57 = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4);
+  for (int t = 0; t < T; ++t) {
+    const Q4KAct& a = act[t];
+    // One chain: throughput, not latency, limits this loop (two chains and an add were slower).
+    __m512i isum = dot_u8s8_scaled512<D>(_mm512_setzero_si512(), u02, a.x[0], s02);
+    isum = dot_u8s8_scaled512<D>(isum, u13, a.x[1], s13);
+    isum = dot_u8s8_scaled512<D>(isum, u46, a.x[2], s46);
+    isum = dot_u8s8_scaled512<D>(isum, u57, a.x[3], s57);
+    const __m128 f = _mm_mul_ps(d_dmin, a.dx);  // [d * d_x, -dmin * d_x, 0, 0]
+    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_broadcastss_ps(f), acc[t]);
+    const __m128i corr = _mm_madd_epi16(mins16, a.pair_sums);
+    macc[t] = _mm_fmadd_ps(_mm_cvtepi32_ps(corr), _mm_shuffle_ps(f, f, 0x55), macc[t]);
+  }
+}
+
+// Lanes i + (i + 8), then hsum(). (Through memory: GCC 12's 512 -> 256-bit cast trips its own
+// -Wuninitialized, bug 105593; this runs once per output.)
+inline float hsum512(__m512 v) {
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, v);
+  return hsum(_mm256_add_ps(_mm256_load_ps(lanes), _mm256_load_ps(lanes + 8)));
+}
+
+inline float hsum128(__m128 s) {
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+template <class D>
+struct Q4KWideKernel {
+  static constexpr int kBlock = 256;
+  static constexpr int kVecRows = 16;
+  static constexpr int kTileRows = 4;
+  static constexpr int kTileTokens = 3;
+  static constexpr bool kBatchInvariant = true;
+
+  template <int R, int T>
+  static void tile(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t nb,
+                   float* y, size_t ys) {
+    __m512 acc[R][T];
+    __m128 macc[R][T];
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) {
+        acc[r][t] = _mm512_setzero_ps();
+        macc[r][t] = _mm_setzero_ps();
+      }
+    for (int64_t b = 0; b < nb; ++b) {
+      Q4KAct act[T];
+      for (int t = 0; t < T; ++t) act[t] = q4k_act(x + t * xs + b * 292);
+      for (int r = 0; r < R; ++r) {
+        prefetch_span(w + r * ws, b * 144, (b + 1) * 144, kAheadTiles * R * ws);
+        q4k_block<D, T>(w + r * ws + b * 144, act, acc[r], macc[r]);
+      }
+    }
+    for (int t = 0; t < T; ++t)
+      for (int r = 0; r < R; ++r) y[t * ys + r] = hsum512(acc[r][t]) + hsum128(macc[r][t]);
+  }
+};
+#endif
+
 template <class D, class F>
 struct KQuantKernel {
   static constexpr int kBlock = 256;
@@ -206,6 +334,8 @@ struct KQuantKernel {
   static constexpr int kVecRows = D::kAvx512 ? 16 : 4;
   static constexpr int kTileRows = D::kAvx512 ? 4 : 2;
   static constexpr int kTileTokens = D::kAvx512 ? 3 : 2;
+  // tile<R, T> computes each (row, token) with the same operations for every R and T.
+  static constexpr bool kBatchInvariant = true;
 
   template <int R, int T>
   static void tile(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t nb,
@@ -249,6 +379,15 @@ struct KQuantKernel {
       for (int r = 0; r < R; ++r) y[t * ys + r] = hsum(acc[r][t]);
   }
 };
+
+// The Q4_K kernel of a level: the 512-bit one where AVX-512 is available.
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+template <class D>
+using Q4KKernel = std::conditional_t<D::kAvx512, Q4KWideKernel<D>, KQuantKernel<D, KQ4>>;
+#else
+template <class D>
+using Q4KKernel = KQuantKernel<D, KQ4>;
+#endif
 
 }  // namespace
 }  // namespace edgellm::kernels::x86

@@ -47,7 +47,7 @@ KernelSet make_set() {
   set(TensorType::IQ4_NL, format_kernels<LegacyKernel<D, Iq4Nl<D>>>());
   set(TensorType::Q2_K, format_kernels<KQuantKernel<D, KQ2>>());
   set(TensorType::Q3_K, format_kernels<KQuantKernel<D, KQ3>>());
-  set(TensorType::Q4_K, format_kernels<KQuantKernel<D, KQ4>>());
+  set(TensorType::Q4_K, format_kernels<Q4KKernel<D>>());
   set(TensorType::Q5_K, format_kernels<KQuantKernel<D, KQ5>>());
   set(TensorType::Q6_K, format_kernels<KQuantKernel<D, KQ6>>());
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)

@@ -95,6 +95,33 @@ void bench_encode(benchmark::State& state, const std::string& path, Load load) {
   state.counters["MB"] = static_cast<double>(text.size()) / 1e6;
 }
 
+// The mixed text repeats a few hundred words, so most pieces come from the encoder's piece cache.
+// This one does not: ~2 MB of Chinese "sentences" of the vocabulary's own CJK tokens (one to four
+// characters, drawn uniformly), so nearly every sentence is a new long piece for the BPE merge.
+std::string make_vocabulary_chinese(const Tokenizer& tokenizer, size_t target_bytes) {
+  std::vector<std::string> words;
+  for (int32_t id = 0; id < tokenizer.n_vocab(); ++id) {
+    const std::string piece = tokenizer.token_to_piece(id);
+    if (piece.empty() || piece.size() % 3 != 0 || piece.size() > 12) continue;
+    bool cjk = true;  // every character a 3-byte sequence in U+4E00..U+9FA5
+    for (size_t i = 0; i < piece.size() && cjk; i += 3) {
+      const auto b0 = static_cast<uint8_t>(piece[i]), b1 = static_cast<uint8_t>(piece[i + 1]);
+      const uint32_t cp = (b0 & 0x0Fu) << 12 | (b1 & 0x3Fu) << 6 | (static_cast<uint8_t>(piece[i + 2]) & 0x3Fu);
+      cjk = (b0 & 0xF0) == 0xE0 && cp >= 0x4E00 && cp <= 0x9FA5;
+    }
+    if (cjk) words.push_back(piece);
+  }
+  std::mt19937 rng(777);
+  std::string text;
+  while (text.size() < target_bytes && !words.empty()) {
+    for (int n = std::uniform_int_distribution<int>(5, 40)(rng); n > 0; --n) {
+      text += words[std::uniform_int_distribution<size_t>(0, words.size() - 1)(rng)];
+    }
+    text += std::uniform_int_distribution<int>(0, 2)(rng) == 0 ? "\xe3\x80\x82\n" : "\xef\xbc\x8c";  // "。\n" or "，"
+  }
+  return text;
+}
+
 Tokenizer load_json(const std::string& path) { return edgellm::load_tokenizer_file(path); }
 Tokenizer load_gguf(const std::string& path) {
   const auto file = edgellm::gguf::GgufFile::open(path);
@@ -109,6 +136,24 @@ void BM_EncodeGpt2Gguf(benchmark::State& state) {
 }
 void BM_EncodeDeepseekLlmGguf(benchmark::State& state) {
   bench_encode(state, kShared + "/tokenizers/vocab-tests/ggml-vocab-deepseek-llm.gguf", load_gguf);
+}
+void BM_EncodeDeepseekLlmVocabChinese(benchmark::State& state) {
+  const std::string path = kShared + "/tokenizers/vocab-tests/ggml-vocab-deepseek-llm.gguf";
+  if (!std::filesystem::exists(path)) {
+    state.SkipWithError(("absent: " + path).c_str());
+    return;
+  }
+  const Tokenizer tokenizer = load_gguf(path);
+  const std::string text = make_vocabulary_chinese(tokenizer, 2 << 20);
+  size_t n_tokens = 0;
+  for (auto _ : state) {
+    const auto ids = tokenizer.encode(text, false, false);
+    n_tokens = ids.size();
+    benchmark::DoNotOptimize(ids.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+  state.counters["tokens"] = static_cast<double>(n_tokens);
+  state.counters["MB"] = static_cast<double>(text.size()) / 1e6;
 }
 void BM_EncodeTinyStoriesSpm(benchmark::State& state) {
   bench_encode(state, kShared + "/models/tinystories-656k/tokenizer.json", load_json);
@@ -132,6 +177,7 @@ void BM_DecodeQwen3(benchmark::State& state) {
 BENCHMARK(BM_EncodeQwen3Json)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK(BM_EncodeGpt2Gguf)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK(BM_EncodeDeepseekLlmGguf)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_EncodeDeepseekLlmVocabChinese)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK(BM_EncodeTinyStoriesSpm)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK(BM_DecodeQwen3)->Unit(benchmark::kMillisecond);
 

@@ -35,9 +35,14 @@ class LlamaBlock final : public Layer {
   bool supports_batch() const override { return true; }
 
  private:
+  void forward_one(int index, float* x, LayerContext& ctx) const;
+  void attend(int index, LayerContext& ctx, const float* q, const float* k, const float* v,
+              float* attn) const;
+
   int64_t n_embd_, n_head_, n_head_kv_, head_dim_k_, head_dim_v_, n_ff_;
   float rms_eps_;
   LlamaBlockWeights w_;
+  bool fused_ = false;  // every matrix has a SIMD matvec kernel: one token takes forward_one()
 };
 
 }  // namespace edgellm::model

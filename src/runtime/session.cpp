@@ -9,6 +9,7 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "model/model.h"
+#include "runtime/fused_matvec.h"
 #include "runtime/matmul_observer.h"
 
 namespace edgellm::runtime {
@@ -105,7 +106,13 @@ void Session::forward_batch(std::span<const int32_t> tokens, int64_t n_logits, f
   if (observer_)
     observer_->observe(c.tied_embeddings ? gguf::tensor::kTokenEmbedding : gguf::tensor::kOutput,
                        normed, n_logits, n_embd);
-  kernels::matmul(model_.output(), normed, n_logits, logits, pool_);
+  // Decoding: the vocabulary projection (often the largest matrix) split on demand over the
+  // threads, so a slowed thread does not hold the others up (same numerics as matmul).
+  if (n_logits == 1 && has_matvec_kernel(model_.output())) {
+    fused_matvec(model_.output(), normed, logits, pool_);
+  } else {
+    kernels::matmul(model_.output(), normed, n_logits, logits, pool_);
+  }
 }
 
 }  // namespace edgellm::runtime

@@ -8,6 +8,7 @@
 // Not reentrant: run() must not be called from inside a job of the same pool.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -59,6 +60,35 @@ class ThreadPool {
       const int64_t end_grain = n_grains * (index + 1) / n_chunks * grain;
       const int64_t end = end_grain < n ? end_grain : n;
       if (begin < end) body(begin, end);
+    });
+  }
+
+  // Like parallel_for, but chunks are handed out on demand: a thread takes the next chunk when
+  // it finishes one, so a thread that is slowed down (descheduled on a busy machine, or given
+  // less memory bandwidth) ends up with fewer rows instead of making the others wait for it.
+  // Chunks shrink as the work runs out (a 1/(2 * size()) share of what is left, at least
+  // min_chunk); every chunk boundary is a multiple of `grain` (except n).
+  template <class Body>
+  void parallel_for_dynamic(int64_t n, int64_t grain, int64_t min_chunk, Body&& body) {
+    if (n <= 0) return;
+    if (grain < 1) grain = 1;
+    min_chunk = (std::max(min_chunk, grain) + grain - 1) / grain * grain;
+    if (n_threads_ == 1 || n <= min_chunk) {
+      body(int64_t{0}, n);
+      return;
+    }
+    alignas(64) std::atomic<int64_t> next{0};
+    const int64_t divisor = 2 * static_cast<int64_t>(n_threads_);
+    run([&](int, int) {
+      int64_t begin = next.load(std::memory_order_relaxed);
+      while (begin < n) {
+        const int64_t share = std::max((n - begin) / divisor, min_chunk);
+        const int64_t end = std::min(n, begin + (share + grain - 1) / grain * grain);
+        if (next.compare_exchange_weak(begin, end, std::memory_order_relaxed)) {
+          body(begin, end);
+          begin = next.load(std::memory_order_relaxed);
+        }
+      }
     });
   }
 

@@ -209,6 +209,31 @@ TEST(Session, IdenticalResultsForAnyThreadCount) {
   EXPECT_EQ(one, run_all(*l.model, 5, 4, KvType::F16));
 }
 
+// A batch longer than the feed-forward's token pieces (128) against the same tokens run in
+// short batches (one piece each): the pieces must cover every token once, in order.
+TEST(Session, LongBatchMatchesShortBatches) {
+  test::TinyGgufOptions o = variant("llama", false, false, 4, 2);
+  o.n_ctx = 512;
+  const Loaded l = load(o);
+  std::vector<int32_t> tokens(300);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>((i * 7 + 3) % 50);
+  const auto run = [&](int64_t max_batch) {
+    ThreadPool pool(2);
+    SessionParams p;
+    p.kv_type = KvType::F32;
+    p.max_batch = max_batch;
+    Session s(*l.model, p, pool);
+    const auto lg = s.eval(tokens, static_cast<int64_t>(tokens.size()));
+    return std::vector<float>(lg.begin(), lg.end());
+  };
+  const std::vector<float> long_batch = run(512), short_batches = run(50);
+  ASSERT_EQ(long_batch.size(), short_batches.size());
+  double diff = 0;
+  for (size_t i = 0; i < long_batch.size(); ++i)
+    diff = std::max(diff, static_cast<double>(std::abs(long_batch[i] - short_batches[i])));
+  EXPECT_LT(diff, 1e-4);  // float rounding only (F32 weights and cache); a skipped piece is O(1)
+}
+
 std::string error_of(const std::function<void()>& f) {
   try {
     f();

@@ -36,6 +36,48 @@ TEST(ThreadPool, ParallelForCoversEveryIndexOnce) {
   }
 }
 
+TEST(ThreadPool, DynamicParallelForCoversEveryIndexOnceInGrainAlignedChunks) {
+  for (int threads : {1, 2, 3, 5}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {0, 1, 7, 64, 1000, 4099}) {
+      for (int64_t grain : {1, 4, 16, 33}) {
+        for (int64_t min_chunk : {1, 40, 5000}) {
+          std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+          pool.parallel_for_dynamic(n, grain, min_chunk, [&](int64_t b, int64_t e) {
+            ASSERT_LE(0, b);
+            ASSERT_LT(b, e);
+            ASSERT_LE(e, n);
+            EXPECT_EQ(b % grain, 0) << "chunk starts must be grain multiples";
+            if (e != n) {
+              EXPECT_EQ(e % grain, 0) << "chunk ends must be grain multiples";
+              EXPECT_GE(e - b, std::min(min_chunk, n)) << "chunks below the minimum size";
+            }
+            for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+          });
+          for (int64_t i = 0; i < n; ++i)
+            EXPECT_EQ(hits[static_cast<size_t>(i)], 1) << n << " " << grain << " " << min_chunk;
+        }
+      }
+    }
+  }
+}
+
+// A thread that is held up gets fewer chunks: the others take the rest instead of waiting.
+TEST(ThreadPool, DynamicParallelForLetsFastThreadsTakeOverWork) {
+  ThreadPool pool(2);
+  std::atomic<int64_t> slow_rows{0}, chunks{0};
+  const auto caller = std::this_thread::get_id();
+  pool.parallel_for_dynamic(1024, 1, 1, [&](int64_t b, int64_t e) {
+    chunks++;
+    if (std::this_thread::get_id() == caller) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      slow_rows += e - b;
+    }
+  });
+  EXPECT_GT(chunks.load(), 2);
+  EXPECT_LT(slow_rows.load(), 512) << "the slow thread did half the work or more";
+}
+
 TEST(ThreadPool, RunCallsEveryThreadAndIsReusable) {
   ThreadPool pool(4);
   for (int round = 0; round < 50; ++round) {

@@ -157,6 +157,8 @@ struct KQuantKernel {
   static constexpr int kVecRows = 4;
   static constexpr int kTileRows = 2;
   static constexpr int kTileTokens = 2;
+  // tile<R, T> computes each (row, token) with the same operations for every R and T.
+  static constexpr bool kBatchInvariant = true;
 
   template <int R, int T>
   static void tile(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t nb,

@@ -373,11 +373,13 @@ void attention(const AttentionShape& s, const KvCache& kv, int layer, const floa
 
   // Items are (KV head, token tile), tiles of one head adjacent. Later tiles see more positions
   // (causal), so a static split of whole heads balances best when heads >= threads.
+  // Buffers sized for the tokens there are (one while decoding), not a full tile.
+  const int64_t tile_rows = std::min(kTokenTile, n_tokens) * group;
   pool.parallel_for(s.n_head_kv * n_tiles, 1, [&](int64_t item_begin, int64_t item_end) {
-    AttentionTile tile(kTokenTile * group, s.head_dim_k, s.head_dim_v, s.scale);
-    std::vector<int64_t> visible(static_cast<size_t>(kTokenTile * group));
-    std::vector<float> q_rows(static_cast<size_t>(kTokenTile * group * s.head_dim_k));
-    std::vector<float> o_rows(static_cast<size_t>(kTokenTile * group * s.head_dim_v));
+    AttentionTile tile(tile_rows, s.head_dim_k, s.head_dim_v, s.scale);
+    std::vector<int64_t> visible(static_cast<size_t>(tile_rows));
+    std::vector<float> q_rows(static_cast<size_t>(tile_rows * s.head_dim_k));
+    std::vector<float> o_rows(static_cast<size_t>(tile_rows * s.head_dim_v));
     for (int64_t item = item_begin; item < item_end; ++item) {
       const int64_t g = item / n_tiles;
       const int64_t t0 = (item % n_tiles) * kTokenTile;

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "kernels/simd/kernels.h"
 #include "model/model.h"
 #include "runtime/batch_attention.h"
 #include "runtime/thread_pool.h"
@@ -16,13 +17,22 @@ namespace {
 // Scratch slots of the step; blocks use their own small slot numbers.
 enum StepSlot : size_t { kRopeCos = 40, kRopeSin, kFinalNorm };
 
-// Every matmul of a step runs over a multiple of this many token rows (padding rows are copies
-// of the first row and belong to no sequence). The quantized kernels compute full tiles of 4
-// tokens identically whatever the batch size, but the 1-token matvec and the tail tiles round
-// differently; with padding, a token always goes through a full tile, so a sequence's logits do
-// not depend on how many other sequences share its step (greedy output alone = batched).
-// (BatchForward's `batch_invariant` switch; without it nothing is padded.)
+// When a weight format's kernels on this CPU are not batch-invariant (their 1-token matvec and
+// tail tiles round differently from full 4-token tiles), every matmul of a step runs over a
+// multiple of this many token rows (padding rows are copies of the first row and belong to no
+// sequence): a token then always goes through a full tile, so a sequence's logits do not depend
+// on how many other sequences share its step (greedy output alone = batched). Kernels that
+// report batch_invariant() need no padding.
 constexpr int64_t kTokenRowMultiple = 4;
+
+// Whether every matrix of the model multiplies bit-identically whatever the number of tokens in
+// the call. Types without SIMD kernels use the generic path, one dot product per output.
+bool kernels_batch_invariant(const model::Model& model) {
+  const kernels::KernelSet& ks = kernels::active();
+  return std::all_of(model.file().tensors().begin(), model.file().tensors().end(), [&](const gguf::TensorInfo& t) {
+    return t.dims.size() < 2 || !kernels::supports(t.type) || ks.batch_invariant(t.type);
+  });
+}
 
 // Stores each token's K/V in its sequence's blocks, then attends per (sequence, KV head).
 class SegmentAttention final : public BatchAttention {
@@ -122,7 +132,7 @@ BatchForward::BatchForward(const model::Model& model, PagedKvPool& kv, ThreadPoo
       pool_(pool),
       n_ctx_(n_ctx),
       batched_(supported(model)),
-      row_multiple_(batch_invariant ? kTokenRowMultiple : 1) {
+      row_multiple_(batch_invariant && !kernels_batch_invariant(model) ? kTokenRowMultiple : 1) {
   if (batched_ && kv.n_layers() != model.layers().size())
     fail("paged KV pool has {} layers, the model {}", kv.n_layers(), model.layers().size());
   if (n_ctx <= 0) fail("batch: context size {} must be positive", n_ctx);

@@ -32,15 +32,19 @@ struct BatchSegment {
 // only account for memory, and prefix reuse is off.
 class BatchForward {
  public:
-  // n_ctx: positions of a per-sequence cache in the fallback. batch_invariant: pad every matmul
-  // to full 4-token tiles so a sequence's logits are bit-identical whatever shares its step
-  // (costs compute on small steps, e.g. one decoding request runs 4 rows).
+  // n_ctx: positions of a per-sequence cache in the fallback. batch_invariant: a sequence's
+  // logits are bit-identical whatever shares its step. Free when the CPU's kernels for every
+  // weight format of the model are batch-invariant (kernels::KernelSet::batch_invariant);
+  // otherwise every matmul is padded to full 4-token tiles (costs compute on small steps, e.g.
+  // one decoding request runs 4 rows).
   BatchForward(const model::Model& model, PagedKvPool& kv, ThreadPool& pool, int64_t n_ctx,
                bool batch_invariant = true);
 
   // Whether every layer of the model supports multi-sequence batches (llama/qwen2 do).
   static bool supported(const model::Model& model);
   bool batched() const { return batched_; }
+  // Token rows of a step are padded to a multiple of this (1: no padding).
+  int64_t row_multiple() const { return row_multiple_; }
   // The per-layer KV row shapes of the model.
   static std::vector<KvLayerShape> kv_shapes(const model::Model& model);
   // The shapes a PagedKvPool for this model needs: kv_shapes(), or one 1-float row per position

@@ -76,6 +76,8 @@ class Scheduler {
   SchedulerGauges gauges() const;
   int64_t n_ctx() const { return options_.n_ctx; }
   const SchedulerOptions& options() const { return options_; }
+  // Token rows of a step are padded to a multiple of this (1: the kernels are batch-invariant).
+  int64_t step_row_multiple() const { return forward_.row_multiple(); }
 
  private:
   struct Slot;

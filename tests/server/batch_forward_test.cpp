@@ -170,8 +170,9 @@ TEST(BatchForward, DeepseekFallbackMatchesSessionPerSequence) {
 }
 
 // A sequence's logits are bit-identical whether it runs alone or with 1..6 other sequences in
-// the step (prefill and decode), also with quantized weights, where the 1-token matvec and the
-// tiled kernels round differently: this is what makes greedy output independent of the load.
+// the step (prefill and decode), also with quantized weights: this is what makes greedy output
+// independent of the load. These formats' kernels are batch-invariant on every level, so the
+// steps run unpadded (1, 2, 3, ... token rows: matvec, tail tiles and full tiles all mixed).
 TEST(BatchForward, LogitsDoNotDependOnBatchNeighbours) {
   for (TensorType type : {TensorType::F32, TensorType::Q4_0, TensorType::Q8_0}) {
     const auto model = model::Model::load(test::tiny_server_model_path(type));
@@ -181,6 +182,7 @@ TEST(BatchForward, LogitsDoNotDependOnBatchNeighbours) {
     for (int others = 0; others <= 6; ++others) {
       PagedKvPool kv(BatchForward::pool_shapes(*model), 64, 4, KvType::F16);
       BatchForward forward(*model, kv, pool, 64);
+      ASSERT_EQ(forward.row_multiple(), 1) << type_name(type) << ": kernels not batch-invariant, steps padded";
       std::vector<SequenceKv> seqs(static_cast<size_t>(others + 1));
       std::vector<int32_t> tokens = prompt;
       std::vector<BatchSegment> segs = {{&seqs[0], 6, true}};

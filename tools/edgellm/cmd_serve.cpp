@@ -10,6 +10,8 @@
 #include <string>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "chat/template_source.h"
 #include "commands.h"
 #include "model_source.h"
@@ -94,12 +96,17 @@ void serve(ServeArgs& a) {
   server::HttpServer http(a.http, scheduler, tokenizer, tmpl, metrics);
   const int port = http.bind();
   const server::SchedulerGauges g = scheduler.gauges();
+  const std::string padding = scheduler.step_row_multiple() == 1
+                                  ? "batch-invariant kernels, steps unpadded"
+                                  : fmt::format("steps padded to {} token rows for batch invariance",
+                                                scheduler.step_row_multiple());
   std::fprintf(stderr,
-               "serve: model '%s' (%s), %d slots, context %lld, KV pool %lld blocks of %lld positions, %d threads; "
-               "listening on http://%s:%d (ready in %.2f s)\n",
+               "serve: model '%s' (%s), %d slots, context %lld, KV pool %lld blocks of %lld positions, %d threads, "
+               "%s; listening on http://%s:%d (ready in %.2f s)\n",
                a.http.model_id.c_str(), std::string(model->architecture().name()).c_str(), a.scheduler.parallel,
                static_cast<long long>(a.scheduler.n_ctx), static_cast<long long>(g.kv_blocks_total),
-               static_cast<long long>(g.kv_block_size), pool.size(), a.http.host.c_str(), port,
+               static_cast<long long>(g.kv_block_size), pool.size(),
+               padding.c_str(), a.http.host.c_str(), port,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   {
     ShutdownOnSignal on_signal(http);
@@ -131,7 +138,8 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--max-body", a->http.max_body_bytes, "Largest request body in bytes")->capture_default_str();
   cmd->add_flag("!--no-log", a->http.log_requests, "Do not log one line per request");
   cmd->add_flag("!--no-batch-invariance", a->scheduler.batch_invariant,
-                "Faster small steps, but a request's output may then depend on what shares its steps");
+                "Never pad steps for formats whose kernels are not batch-invariant on this CPU (faster small "
+                "steps, but a request's output may then depend on what shares its steps)");
   cmd->callback([a] { serve(*a); });
 }
 

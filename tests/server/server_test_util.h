@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -35,11 +36,21 @@ inline TinyGgufOptions server_model_options() {
   return o;
 }
 
+// Files removed when the test process exits (so per-process models do not pile up in /tmp).
+struct TempFilesRemovedAtExit {
+  std::vector<std::string> paths;
+  ~TempFilesRemovedAtExit() {
+    for (const std::string& p : paths) std::remove(p.c_str());
+  }
+};
+
 // Writes the tiny model (weights of `type`) once per process and returns its path.
 inline std::string tiny_server_model_path(TensorType type = TensorType::F32) {
+  static TempFilesRemovedAtExit written;
   const std::string p = ::testing::TempDir() + "edgellm_server_tiny_" + std::to_string(static_cast<int>(type)) + "_" +
                         std::to_string(getpid()) + ".gguf";
   if (!std::ifstream(p)) {
+    written.paths.push_back(p);
     TinyGgufOptions o = server_model_options();
     o.weight_type = type;
     const std::vector<uint8_t> bytes = make_tiny_gguf(o);

@@ -77,13 +77,16 @@ const std::string& mixed_text() {
 }
 
 template <typename Load>
-void bench_encode(benchmark::State& state, const std::string& path, Load load) {
+// Encodes `text` (the mixed text by default) with the tokenizer at `path`; `make_text` may build
+// the text from the loaded tokenizer.
+void bench_encode(benchmark::State& state, const std::string& path, Load load,
+                  std::string (*make_text)(const Tokenizer&) = nullptr) {
   if (!std::filesystem::exists(path)) {
     state.SkipWithError(("absent: " + path).c_str());
     return;
   }
   const Tokenizer tokenizer = load(path);
-  const std::string& text = mixed_text();
+  const std::string text = make_text != nullptr ? make_text(tokenizer) : mixed_text();
   size_t n_tokens = 0;
   for (auto _ : state) {
     const auto ids = tokenizer.encode(text, false, false);
@@ -138,22 +141,8 @@ void BM_EncodeDeepseekLlmGguf(benchmark::State& state) {
   bench_encode(state, kShared + "/tokenizers/vocab-tests/ggml-vocab-deepseek-llm.gguf", load_gguf);
 }
 void BM_EncodeDeepseekLlmVocabChinese(benchmark::State& state) {
-  const std::string path = kShared + "/tokenizers/vocab-tests/ggml-vocab-deepseek-llm.gguf";
-  if (!std::filesystem::exists(path)) {
-    state.SkipWithError(("absent: " + path).c_str());
-    return;
-  }
-  const Tokenizer tokenizer = load_gguf(path);
-  const std::string text = make_vocabulary_chinese(tokenizer, 2 << 20);
-  size_t n_tokens = 0;
-  for (auto _ : state) {
-    const auto ids = tokenizer.encode(text, false, false);
-    n_tokens = ids.size();
-    benchmark::DoNotOptimize(ids.data());
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
-  state.counters["tokens"] = static_cast<double>(n_tokens);
-  state.counters["MB"] = static_cast<double>(text.size()) / 1e6;
+  bench_encode(state, kShared + "/tokenizers/vocab-tests/ggml-vocab-deepseek-llm.gguf", load_gguf,
+               [](const Tokenizer& tokenizer) { return make_vocabulary_chinese(tokenizer, 2 << 20); });
 }
 void BM_EncodeTinyStoriesSpm(benchmark::State& state) {
   bench_encode(state, kShared + "/models/tinystories-656k/tokenizer.json", load_json);

@@ -5,39 +5,16 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <random>
 #include <vector>
 
 #include "core/error.h"
 #include "kernels/matmul.h"
-#include "kernels/quant/quant.h"
+#include "kernels/random_weights.h"
 #include "model/grouped_matmul.h"
 #include "runtime/thread_pool.h"
 
 namespace edgellm::test {
 namespace {
-
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = normal(rng);
-  return v;
-}
-
-struct OwnedMatrix {
-  TensorType type;
-  int64_t rows, cols;
-  std::vector<uint8_t> bytes;
-  kernels::WeightMatrix view() const { return {type, rows, cols, bytes.data()}; }
-};
-
-OwnedMatrix random_matrix(TensorType type, int64_t rows, int64_t cols, uint32_t seed) {
-  const std::vector<float> f = random_floats(static_cast<size_t>(rows * cols), seed);
-  OwnedMatrix m{type, rows, cols, std::vector<uint8_t>(row_bytes(type, cols) * static_cast<size_t>(rows))};
-  quant::quantize_rows(type, f.data(), m.bytes.data(), rows, cols);
-  return m;
-}
 
 // The same product the plain way: contiguous rows in, kernels::matmul, contiguous rows out.
 std::vector<float> expected_output(const model::MatmulTask& t) {
@@ -53,7 +30,7 @@ class GroupedMatmulTest : public ::testing::TestWithParam<int64_t> {};  // token
 
 TEST_P(GroupedMatmulTest, MatchesOneMatmulPerProductForAnyThreadCount) {
   const int64_t n = GetParam();
-  const std::vector<OwnedMatrix> m = {
+  const std::vector<RandomMatrix> m = {
       random_matrix(TensorType::Q4_0, 40, 64, 1),   // 2.5 grains
       random_matrix(TensorType::Q8_0, 16, 64, 2),   // shares Q4_0's input (one quantization)
       random_matrix(TensorType::Q4_K, 24, 256, 3),  // Q8_K activations
@@ -62,9 +39,9 @@ TEST_P(GroupedMatmulTest, MatchesOneMatmulPerProductForAnyThreadCount) {
   };
   // Inputs: x64 for both 64-column matrices; the 256-column ones read every other 256 floats of
   // a strided buffer; the F32 one 32 floats of 48-float rows.
-  const std::vector<float> x64 = random_floats(static_cast<size_t>(n * 64), 10);
-  const std::vector<float> x256 = random_floats(static_cast<size_t>(n * 512), 11);
-  const std::vector<float> x32 = random_floats(static_cast<size_t>(n * 48), 12);
+  const std::vector<float> x64 = random_normals(static_cast<size_t>(n * 64), 10);
+  const std::vector<float> x256 = random_normals(static_cast<size_t>(n * 512), 11);
+  const std::vector<float> x32 = random_normals(static_cast<size_t>(n * 48), 12);
   struct Out {
     int64_t stride;
     std::vector<float> y;
@@ -72,10 +49,10 @@ TEST_P(GroupedMatmulTest, MatchesOneMatmulPerProductForAnyThreadCount) {
   std::vector<Out> out = {{40, {}}, {20, {}}, {24, {}}, {17, {}}, {40, {}}};
   for (Out& o : out) o.y.assign(static_cast<size_t>(std::max<int64_t>(n, 1) * o.stride), 0.0f);
   std::vector<model::MatmulTask> tasks = {
-      {m[0].view(), x64.data(), 64, n, out[0].y.data(), 40},  {m[1].view(), x64.data(), 64, n, out[1].y.data(), 20},
-      {m[2].view(), x256.data(), 512, n, out[2].y.data(), 24}, {m[3].view(), x32.data(), 48, n, out[3].y.data(), 17},
-      {m[4].view(), x256.data() + 256, 512, n, out[4].y.data(), 40},
-      {m[0].view(), nullptr, 0, 0, nullptr, 0},  // no tokens: nothing to do
+      {m[0].w, x64.data(), 64, n, out[0].y.data(), 40},  {m[1].w, x64.data(), 64, n, out[1].y.data(), 20},
+      {m[2].w, x256.data(), 512, n, out[2].y.data(), 24}, {m[3].w, x32.data(), 48, n, out[3].y.data(), 17},
+      {m[4].w, x256.data() + 256, 512, n, out[4].y.data(), 40},
+      {m[0].w, nullptr, 0, 0, nullptr, 0},  // no tokens: nothing to do
   };
   std::vector<uint8_t> buffer(model::grouped_matmul_buffer_bytes(tasks));
 
@@ -104,14 +81,14 @@ INSTANTIATE_TEST_SUITE_P(Tokens, GroupedMatmulTest, ::testing::Values(1, 3, 130)
 
 TEST(GroupedMatmul, RejectsBadTasks) {
   runtime::ThreadPool pool(2);
-  const OwnedMatrix m = random_matrix(TensorType::Q4_0, 16, 64, 1);
+  const RandomMatrix m = random_matrix(TensorType::Q4_0, 16, 64, 1);
   std::vector<float> x(128), y(32);
   std::vector<uint8_t> buffer(4096);
   const model::MatmulTask empty_weight{kernels::WeightMatrix{}, x.data(), 64, 1, y.data(), 16};
   EXPECT_THROW(model::grouped_matmul({&empty_weight, 1}, buffer.data(), pool), Error);
-  const model::MatmulTask no_input{m.view(), nullptr, 64, 1, y.data(), 16};
+  const model::MatmulTask no_input{m.w, nullptr, 64, 1, y.data(), 16};
   EXPECT_THROW(model::grouped_matmul({&no_input, 1}, buffer.data(), pool), Error);
-  const model::MatmulTask short_stride{m.view(), x.data(), 32, 2, y.data(), 16};
+  const model::MatmulTask short_stride{m.w, x.data(), 32, 2, y.data(), 16};
   EXPECT_THROW(model::grouped_matmul({&short_stride, 1}, buffer.data(), pool), Error);
 }
 

@@ -5,44 +5,20 @@
 
 #include <gtest/gtest.h>
 
-#include <cstring>
-#include <random>
 #include <vector>
 
 #include "core/error.h"
-#include "kernels/quant/quant.h"
+#include "kernels/random_weights.h"
 #include "runtime/thread_pool.h"
 
 namespace edgellm::runtime {
 namespace {
 
-struct Matrix {
-  std::vector<uint8_t> bytes;
-  kernels::WeightMatrix w;
-};
-
-Matrix random_matrix(TensorType type, int64_t rows, int64_t cols, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> f(static_cast<size_t>(rows * cols));
-  for (float& v : f) v = dist(rng);
-  Matrix m;
-  m.bytes.resize(row_bytes(type, cols) * static_cast<size_t>(rows));
-  if (type == TensorType::F32) {
-    std::memcpy(m.bytes.data(), f.data(), m.bytes.size());
-  } else {
-    quant::quantize_rows(type, f.data(), m.bytes.data(), rows, cols);
-  }
-  m.w = {type, rows, cols, m.bytes.data()};
-  return m;
-}
+using test::random_matrix;
+using test::RandomMatrix;
 
 std::vector<float> random_row(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> x(static_cast<size_t>(n));
-  for (float& v : x) v = dist(rng);
-  return x;
+  return test::random_normals(static_cast<size_t>(n), seed);
 }
 
 std::vector<float> reference(const kernels::WeightMatrix& w, const std::vector<float>& x) {
@@ -57,7 +33,7 @@ class FusedMatvec : public ::testing::TestWithParam<TensorType> {};
 TEST_P(FusedMatvec, SingleMatrixEqualsMatmulForAnyThreadCount) {
   const int64_t cols = 512;
   // Rows of several 32 KiB chunks, and not a multiple of the 16-row grain.
-  const Matrix m = random_matrix(GetParam(), 1000, cols, 1);
+  const RandomMatrix m = random_matrix(GetParam(), 1000, cols, 1);
   const std::vector<float> x = random_row(cols, 2);
   const std::vector<float> want = reference(m.w, x);
   for (int threads : {1, 2, 3}) {
@@ -70,9 +46,9 @@ TEST_P(FusedMatvec, SingleMatrixEqualsMatmulForAnyThreadCount) {
 
 TEST_P(FusedMatvec, SegmentsShareOneQuantizedRowAndRunFollowUpOncePerRow) {
   const int64_t cols = 256;
-  const Matrix a = random_matrix(GetParam(), 600, cols, 3);
-  const Matrix b = random_matrix(GetParam(), 72, cols, 4);
-  const Matrix c = random_matrix(TensorType::Q8_0, 200, cols, 5);  // another activation format
+  const RandomMatrix a = random_matrix(GetParam(), 600, cols, 3);
+  const RandomMatrix b = random_matrix(GetParam(), 72, cols, 4);
+  const RandomMatrix c = random_matrix(TensorType::Q8_0, 200, cols, 5);  // another activation format
   const std::vector<float> x = random_row(cols, 6);
   const std::vector<float> want_a = reference(a.w, x), want_b = reference(b.w, x),
                            want_c = reference(c.w, x);
@@ -105,8 +81,8 @@ INSTANTIATE_TEST_SUITE_P(Formats, FusedMatvec,
                          [](const auto& param_info) { return std::string(type_name(param_info.param)); });
 
 TEST(FusedMatvecErrors, RowNotPreparedForTheFormatIsAnError) {
-  const Matrix q8 = random_matrix(TensorType::Q8_0, 16, 256, 7);
-  const Matrix qk = random_matrix(TensorType::Q4_K, 16, 256, 8);
+  const RandomMatrix q8 = random_matrix(TensorType::Q8_0, 16, 256, 7);
+  const RandomMatrix qk = random_matrix(TensorType::Q4_K, 16, 256, 8);
   const std::vector<float> x = random_row(256, 9);
   QuantizedRow row;
   row.prepare(x.data(), 256, {&q8.w});

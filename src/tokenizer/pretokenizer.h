@@ -35,7 +35,8 @@ struct TextPiece {
 using PieceCallback = std::function<void(size_t offset, size_t length)>;
 
 // Receives split()'s pieces depth-first, in text order. What the later regexes make of a piece
-// depends only on its bytes and the regex that made it, so a sink that has seen a piece before may skip refining it again.
+// depends only on its bytes and the regex that made it, so a sink that has seen a piece before
+// may skip refining it again.
 class PieceSink {
  public:
   enum class Visit { kSplit, kSplitThenLeave, kSkip };

@@ -82,13 +82,6 @@ inline __m256i dot_u8s8_scaled(__m256i acc, __m256i u, __m256i s, __m256i scale1
   }
 }
 
-// The 32 four-bit values of a legacy block: low nibbles are elements 0..15, high 16..31.
-inline __m256i unpack_nibbles32(const uint8_t* qs) {
-  const __m128i q = load128(qs);
-  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
-  return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
-}
-
 // 0x10 in byte j where bit j of the 32-bit qh is set (Q5_0 / Q5_1 fifth bit).
 template <class D>
 inline __m256i fifth_bits(uint32_t qh) {

@@ -31,6 +31,7 @@
 
 #include "core/fp16.h"
 #include "kernels/matmul.h"
+#include "kernels/panel_layout.h"
 #include "kernels/simd/kernels.h"
 #include "kernels/simd/roofline.h"
 #include "runtime/attention.h"
@@ -184,14 +185,24 @@ void timed_split(benchmark::State& state, edgellm::runtime::ThreadPool& pool, in
   state.SetIterationTime(*std::max_element(seconds.begin(), seconds.end()));
 }
 
-void bm_pool_matvec(benchmark::State& state, TensorType t, int threads, bool hot) {
+void bm_pool_matvec(benchmark::State& state, TensorType t, int threads, bool hot, bool panels) {
   edgellm::runtime::ThreadPool pool(threads);
   const k::KernelSet& ks = k::active();
   const int64_t rows = hot ? 1024 : kRows;
   const size_t stride = edgellm::row_bytes(t, kCols);
   const size_t matrix = stride * static_cast<size_t>(rows);
   const size_t copies = hot ? 1 : std::max<size_t>(2, (size_t{256} << 20) / matrix + 1);
-  const auto w = make_copies(t, rows, kCols, copies);
+  auto w = make_copies(t, rows, kCols, copies);
+  if (panels) {
+    if (!ks.has_panel_kernels(t)) {
+      state.SkipWithError("no panel kernels for this type at this level");
+      return;
+    }
+    auto packed = w;
+    for (size_t c = 0; c < copies; ++c)
+      k::pack_panels(t, w.data() + c * matrix, kCols, 0, rows / k::kPanelRows, packed.data() + c * matrix);
+    w.swap(packed);
+  }
   const auto x = make_acts(kCols);
   std::vector<uint8_t> xq(k::act_row_bytes(t, kCols));
   ks.quantize_activations(t, x.data(), kCols, xq.data());
@@ -199,7 +210,13 @@ void bm_pool_matvec(benchmark::State& state, TensorType t, int threads, bool hot
   size_t c = 0;
   for (auto _ : state) {
     const uint8_t* wc = w.data() + matrix * c;
-    timed_split(state, pool, rows, [&](int64_t r0, int64_t r1) { ks.matvec(t, wc, stride, r0, r1, kCols, xq.data(), y.data()); });
+    timed_split(state, pool, rows, [&](int64_t r0, int64_t r1) {
+      if (panels) {
+        ks.panel_matmul(t, wc, stride, r0, r1, kCols, xq.data(), 0, 1, y.data(), 0);
+      } else {
+        ks.matvec(t, wc, stride, r0, r1, kCols, xq.data(), y.data());
+      }
+    });
     benchmark::DoNotOptimize(y.data());
     c = (c + 1) % copies;
   }
@@ -210,12 +227,22 @@ void bm_pool_matvec(benchmark::State& state, TensorType t, int threads, bool hot
                                                    benchmark::Counter::kIsRate);
 }
 
-void bm_pool_prefill(benchmark::State& state, TensorType t, int threads, int64_t tokens) {
+// panels: the weights repacked into the panel layout (kernels/panel_layout.h) first.
+void bm_pool_prefill(benchmark::State& state, TensorType t, int threads, int64_t tokens, bool panels) {
   edgellm::runtime::ThreadPool pool(threads);
   const k::KernelSet& ks = k::active();
   constexpr int64_t kPrefillRows = 2048;
   const size_t stride = edgellm::row_bytes(t, kCols);
-  const auto w = make_copies(t, kPrefillRows, kCols, 1);
+  auto w = make_copies(t, kPrefillRows, kCols, 1);
+  if (panels) {
+    if (!ks.has_panel_kernels(t)) {
+      state.SkipWithError("no panel kernels for this type at this level");
+      return;
+    }
+    auto packed = w;
+    k::pack_panels(t, w.data(), kCols, 0, kPrefillRows / k::kPanelRows, packed.data());
+    w.swap(packed);
+  }
   const auto x = make_acts(kCols * tokens);
   const size_t ab = k::act_row_bytes(t, kCols);
   std::vector<uint8_t> xq(ab * static_cast<size_t>(tokens));
@@ -226,8 +253,9 @@ void bm_pool_prefill(benchmark::State& state, TensorType t, int threads, int64_t
     // The token blocking of kernels::matmul: 128 tokens' activations stay in L2 per pass.
     timed_split(state, pool, kPrefillRows, [&](int64_t r0, int64_t r1) {
       for (int64_t t0 = 0; t0 < tokens; t0 += kBenchTokenBlock)
-        ks.matmul(t, w.data(), stride, r0, r1, kCols, xq.data() + ab * static_cast<size_t>(t0), ab,
-                  std::min<int64_t>(kBenchTokenBlock, tokens - t0), y.data() + t0 * kPrefillRows, kPrefillRows);
+        (ks.*(panels ? &k::KernelSet::panel_matmul : &k::KernelSet::matmul))(
+            t, w.data(), stride, r0, r1, kCols, xq.data() + ab * static_cast<size_t>(t0), ab,
+            std::min<int64_t>(kBenchTokenBlock, tokens - t0), y.data() + t0 * kPrefillRows, kPrefillRows);
     });
     benchmark::DoNotOptimize(y.data());
   }
@@ -300,14 +328,28 @@ int main(int argc, char** argv) {
     const std::string suffix = "/threads:" + std::to_string(threads);
     for (TensorType t : {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K}) {
       const std::string name(edgellm::type_name(t));
-      benchmark::RegisterBenchmark(("pool_matvec/" + name + suffix).c_str(), bm_pool_matvec, t, threads, false)
-          ->Unit(benchmark::kMicrosecond)->MinTime(0.3)->UseManualTime();
-      benchmark::RegisterBenchmark(("pool_hot/" + name + suffix).c_str(), bm_pool_matvec, t, threads, true)
-          ->Unit(benchmark::kMicrosecond)->MinTime(0.2)->UseManualTime();
+      for (bool panels : {false, true}) {
+        if (panels && !k::has_panel_layout(t)) continue;
+        const std::string layout = panels ? "/panels" : "";
+        benchmark::RegisterBenchmark(("pool_matvec/" + name + layout + suffix).c_str(), bm_pool_matvec, t, threads,
+                                     false, panels)
+            ->Unit(benchmark::kMicrosecond)->MinTime(0.3)->UseManualTime();
+        benchmark::RegisterBenchmark(("pool_hot/" + name + layout + suffix).c_str(), bm_pool_matvec, t, threads, true,
+                                     panels)
+            ->Unit(benchmark::kMicrosecond)->MinTime(0.2)->UseManualTime();
+      }
       for (int64_t tokens : {128, 512})
         benchmark::RegisterBenchmark(("pool_prefill/" + name + "/tokens:" + std::to_string(tokens) + suffix).c_str(),
-                                     bm_pool_prefill, t, threads, tokens)
+                                     bm_pool_prefill, t, threads, tokens, false)
             ->Unit(benchmark::kMillisecond)->MinTime(0.3)->UseManualTime();
+      if (!k::has_panel_layout(t)) continue;
+      // Small batches (continuous batching) and prefill, row layout against panels.
+      for (int64_t tokens : {1, 4, 8, 16, 128})
+        for (bool panels : {false, true})
+          benchmark::RegisterBenchmark(("pool_batch/" + name + (panels ? "/panels" : "/rows") + "/tokens:" +
+                                        std::to_string(tokens) + suffix).c_str(),
+                                       bm_pool_prefill, t, threads, tokens, panels)
+              ->Unit(benchmark::kMillisecond)->MinTime(0.3)->UseManualTime();
     }
     benchmark::RegisterBenchmark(("pool_dispatch" + suffix).c_str(), bm_pool_dispatch, threads)
         ->Unit(benchmark::kMicrosecond)->MinTime(0.1)->UseRealTime();

@@ -148,14 +148,7 @@ BenchSamples run_bench_test(runtime::Session& session, const BenchTest& test, in
   return samples;
 }
 
-void prefault_model(const model::Model& m) {
-  const auto bytes = m.file().bytes();
-  constexpr size_t kPage = 4096;
-  uint8_t sum = 0;
-  for (size_t i = 0; i < bytes.size(); i += kPage) sum = static_cast<uint8_t>(sum + bytes[i]);
-  volatile uint8_t keep = sum;
-  (void)keep;
-}
+void prefault_model(const model::Model& m) { m.touch_weights(); }
 
 void reset_peak_rss() {
   // Writing 5 to clear_refs resets the peak RSS (VmHWM) to the current RSS (Linux >= 4.0).

@@ -418,6 +418,18 @@ GgufFile GgufFile::from_fd(int fd, uint64_t offset, uint64_t length) {
   return f;
 }
 
+void GgufFile::drop_pages(const uint8_t* data, size_t n) const {
+  if (!mapping_ || n == 0) return;
+  const auto base = reinterpret_cast<uintptr_t>(mapping_->address);
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  uintptr_t begin = reinterpret_cast<uintptr_t>(data), end = begin + n;
+  if (begin < base || end > base + mapping_->length) fail("GGUF: drop_pages outside the mapping");
+  begin = (begin + page - 1) / page * page;
+  end = end / page * page;
+  // MAP_PRIVATE and never written: the pages are clean, so dropping them loses nothing.
+  if (begin < end) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 GgufFile GgufFile::open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail("{}: cannot open: {}", path, std::strerror(errno));

@@ -88,6 +88,12 @@ class GgufFile {
   const std::vector<KeyValue>& metadata() const { return metadata_; }
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
 
+  // Tells the OS that bytes [data, data + n) of a mapped file will not be read again (a copy
+  // replaced them), so their pages leave the process's resident set. Only whole pages inside
+  // the range are dropped; reading them later would still give the file's bytes. No-op for
+  // from_buffer files.
+  void drop_pages(const uint8_t* data, size_t n) const;
+
   const Value* find(std::string_view key) const;
   const TensorInfo* find_tensor(std::string_view name) const;
   const TensorInfo& tensor(std::string_view name) const;  // throws "missing tensor NAME"

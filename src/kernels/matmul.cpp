@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/ops.h"
+#include "kernels/panel_layout.h"
 #include "kernels/quant/quant.h"
 #include "kernels/simd/kernels.h"
 #include "runtime/thread_pool.h"
@@ -45,23 +47,6 @@ std::vector<uint8_t>& activation_buffer(size_t bytes) {
   thread_local std::vector<uint8_t> buffer;
   if (buffer.size() < bytes) buffer.resize(bytes);
   return buffer;
-}
-
-// IEEE half -> float without branches, so that the row loop vectorizes: moving the 15 bits
-// below the sign to the top of a float's exponent/mantissa and scaling by 2^112 rebias the
-// exponent (exact for normal and subnormal halves); infinities and NaNs get an all-ones
-// exponent. Bit-identical to fp16_to_fp32 (tested exhaustively).
-void f16_row_to_f32(const uint16_t* in, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const uint32_t h = in[i];
-    const uint32_t magnitude = (h & 0x7fffu) << 13;
-    const float scaled = std::bit_cast<float>(magnitude) * 0x1p112f;
-    const uint32_t finite = std::bit_cast<uint32_t>(scaled);
-    // exponent 31: infinity, or a NaN made quiet (bit 22) as F16C and fp16_to_fp32 do
-    const uint32_t special = magnitude | 0x7f800000u | ((h & 0x3ffu) != 0 ? 0x00400000u : 0u);
-    const uint32_t bits = (h & 0x7c00u) == 0x7c00u ? special : finite;
-    out[i] = std::bit_cast<float>(bits | ((h & 0x8000u) << 16));
-  }
 }
 
 void bf16_row_to_f32(const uint16_t* in, float* out, int64_t n) {
@@ -100,22 +85,19 @@ void matmul_generic(const WeightMatrix& w, const float* x, int64_t n_tokens, flo
 }
 
 // Rows [row_begin, row_end) against every token, one token block at a time.
-void matmul_rows_blocked(const KernelSet& ks, const WeightMatrix& w, size_t stride,
-                         int64_t row_begin, int64_t row_end, const uint8_t* xq, size_t xq_stride,
-                         int64_t n_tokens, float* y) {
+void matmul_rows_blocked(const KernelSet& ks, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
+                         const uint8_t* xq, size_t xq_stride, int64_t n_tokens, float* y) {
   const auto ys = static_cast<size_t>(w.rows);
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
     const int64_t nt = std::min(kTokenBlock, n_tokens - t0);
-    ks.matmul(w.type, w.data, stride, row_begin, row_end, w.cols,
-              xq + static_cast<size_t>(t0) * xq_stride, xq_stride, nt,
-              y + static_cast<size_t>(t0) * ys, ys);
+    matmul_rows(ks, w, row_begin, row_end, xq + static_cast<size_t>(t0) * xq_stride, xq_stride, nt,
+                y + static_cast<size_t>(t0) * ys, ys);
   }
 }
 
 void matmul_simd(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y,
                  runtime::ThreadPool& pool) {
   const KernelSet& ks = active();
-  const size_t stride = w.row_stride();
   const uint8_t* xq = nullptr;
   size_t xq_stride = 0;
   if (act_type(w.type) == ActType::F32) {
@@ -137,18 +119,24 @@ void matmul_simd(const WeightMatrix& w, const float* x, int64_t n_tokens, float*
     }
     xq = buf;
   }
-  if (n_tokens == 1) {
-    pool.parallel_for(w.rows, kRowGrain, [&](int64_t r0, int64_t r1) {
-      ks.matvec(w.type, w.data, stride, r0, r1, w.cols, xq, y);
-    });
-    return;
-  }
   pool.parallel_for(w.rows, kRowGrain, [&](int64_t r0, int64_t r1) {
-    matmul_rows_blocked(ks, w, stride, r0, r1, xq, xq_stride, n_tokens, y);
+    matmul_rows_blocked(ks, w, r0, r1, xq, xq_stride, n_tokens, y);
   });
 }
 
 }  // namespace
+
+void matmul_rows(const KernelSet& ks, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
+                 const void* xq, size_t xq_stride, int64_t n_tokens, float* y, size_t y_stride) {
+  if (w.panels) {
+    ks.panel_matmul(w.type, w.data, w.row_stride(), row_begin, row_end, w.cols, xq, xq_stride, n_tokens, y,
+                    y_stride);
+  } else if (n_tokens == 1) {
+    ks.matvec(w.type, w.data, w.row_stride(), row_begin, row_end, w.cols, xq, y);
+  } else {
+    ks.matmul(w.type, w.data, w.row_stride(), row_begin, row_end, w.cols, xq, xq_stride, n_tokens, y, y_stride);
+  }
+}
 
 float dot_f32(const float* a, const float* b, int64_t n) {
   constexpr int kLanes = 16;
@@ -164,6 +152,13 @@ float dot_f32(const float* a, const float* b, int64_t n) {
 }
 
 void dequantize_weight_row(const WeightMatrix& w, int64_t r, float* out) {
+  if (w.panels) {
+    thread_local std::vector<uint8_t> row;
+    row.resize(w.row_stride());
+    unpack_panel_row(w.type, w.data, w.cols, r, row.data());
+    quant::dequantize_row(w.type, row.data(), out, w.cols);
+    return;
+  }
   switch (w.type) {
     case TensorType::F16:
       f16_row_to_f32(reinterpret_cast<const uint16_t*>(w.row(r)), out, w.cols);

@@ -21,17 +21,28 @@ class ThreadPool;
 namespace edgellm::kernels {
 
 // A row-major weight matrix as stored in GGUF: `rows` rows of `cols` elements each (GGUF dims
-// {cols, rows}); row r starts at data + r * row_bytes(type, cols).
+// {cols, rows}); row r starts at data + r * row_bytes(type, cols). With `panels` set the same
+// bytes hold the 16-row panel layout of panel_layout.h instead (row() and slicing by rows then
+// do not apply; dequantize_weight_row does).
 struct WeightMatrix {
   TensorType type = TensorType::F32;
   int64_t rows = 0;
   int64_t cols = 0;
   const uint8_t* data = nullptr;
+  bool panels = false;
 
   size_t row_stride() const { return row_bytes(type, cols); }
   const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_stride(); }
   bool empty() const { return data == nullptr; }
 };
+
+class KernelSet;
+
+// Rows [row_begin, row_end) of w against n_tokens rows of activations already converted by
+// ks.quantize_activations (xq_stride bytes apart): y[t * y_stride + r]. Picks ks's matvec,
+// matmul or panel kernel by token count and layout; for panels the range must be whole panels.
+void matmul_rows(const KernelSet& ks, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
+                 const void* xq, size_t xq_stride, int64_t n_tokens, float* y, size_t y_stride);
 
 // y = x · Wᵀ for a batch of tokens: x holds n_tokens rows of w.cols floats, y receives n_tokens
 // rows of w.rows floats (y[t * w.rows + r] = Σ_c w[r, c] · x[t * w.cols + c]).

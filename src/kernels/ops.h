@@ -15,6 +15,10 @@ void swiglu(float* gate, const float* up, int64_t n);
 // In-place softmax over n floats (max-subtracted; n >= 1).
 void softmax(float* x, int64_t n);
 
+// out[i] = in[i] as IEEE half -> float, for n values; bit-identical to fp16_to_fp32 and written
+// so that the compiler vectorizes it (KV cache reads, F16 weight rows).
+void f16_row_to_f32(const uint16_t* in, float* out, int64_t n);
+
 // y[i] += x[i]
 void add_inplace(float* y, const float* x, int64_t n);
 

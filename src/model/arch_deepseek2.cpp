@@ -93,9 +93,9 @@ class Deepseek2Architecture final : public Architecture {
     std::optional<SwigluWeights> dense;
     std::optional<MoeFfn> moe;
     if (i < p.n_dense_lead) {
-      dense = SwigluWeights{w.matrix(block_tensor(i, tn::kFfnGate), c.n_ff, c.n_embd),
-                            w.matrix(block_tensor(i, tn::kFfnUp), c.n_ff, c.n_embd),
-                            w.matrix(block_tensor(i, tn::kFfnDown), c.n_embd, c.n_ff)};
+      dense = SwigluWeights{w.projection(block_tensor(i, tn::kFfnGate), c.n_ff, c.n_embd),
+                            w.projection(block_tensor(i, tn::kFfnUp), c.n_ff, c.n_embd),
+                            w.projection(block_tensor(i, tn::kFfnDown), c.n_embd, c.n_ff)};
     } else {
       moe.emplace(p.moe, load_moe_weights(w, p.moe, i));
     }

@@ -72,14 +72,10 @@ int64_t first_grain(uint64_t b, uint64_t cost_begin, uint64_t grain_cost, int64_
 
 void run_rows(const kernels::KernelSet& ks, const MatmulTask& t, const Prepared& p, int64_t r0, int64_t r1) {
   const kernels::WeightMatrix& w = t.w;
-  if (t.n_tokens == 1) {
-    ks.matvec(w.type, w.data, w.row_stride(), r0, r1, w.cols, p.xq, t.y);
-    return;
-  }
   for (int64_t t0 = 0; t0 < t.n_tokens; t0 += kTokenBlock) {
     const int64_t nt = std::min(kTokenBlock, t.n_tokens - t0);
-    ks.matmul(w.type, w.data, w.row_stride(), r0, r1, w.cols, p.xq + sz(t0) * p.xq_stride, p.xq_stride, nt,
-              t.y + t0 * t.y_stride, sz(t.y_stride));
+    kernels::matmul_rows(ks, w, r0, r1, p.xq + sz(t0) * p.xq_stride, p.xq_stride, nt, t.y + t0 * t.y_stride,
+                         sz(t.y_stride));
   }
 }
 

@@ -53,10 +53,10 @@ LlamaBlockWeights load_llama_block(const WeightLoader& w, const ModelConfig& c, 
   const int64_t o_width = c.n_head * c.head_dim_v;
   LlamaBlockWeights b;
   b.attn_norm = w.vector(block_tensor(i, tn::kAttnNorm), c.n_embd);
-  b.wq = w.matrix(block_tensor(i, tn::kAttnQ), q_width, c.n_embd);
-  b.wk = w.matrix(block_tensor(i, tn::kAttnK), k_width, c.n_embd);
-  b.wv = w.matrix(block_tensor(i, tn::kAttnV), v_width, c.n_embd);
-  b.wo = w.matrix(block_tensor(i, tn::kAttnOutput), c.n_embd, o_width);
+  b.wq = w.projection(block_tensor(i, tn::kAttnQ), q_width, c.n_embd);
+  b.wk = w.projection(block_tensor(i, tn::kAttnK), k_width, c.n_embd);
+  b.wv = w.projection(block_tensor(i, tn::kAttnV), v_width, c.n_embd);
+  b.wo = w.projection(block_tensor(i, tn::kAttnOutput), c.n_embd, o_width);
   if (qkv_bias == QkvBias::Required) {
     b.bq = w.vector(block_tensor(i, tn::kAttnQ, "bias"), q_width);
     b.bk = w.vector(block_tensor(i, tn::kAttnK, "bias"), k_width);
@@ -68,9 +68,9 @@ LlamaBlockWeights load_llama_block(const WeightLoader& w, const ModelConfig& c, 
   }
   b.bo = bias_or_empty(w, i, tn::kAttnOutput, c.n_embd);
   b.ffn_norm = w.vector(block_tensor(i, tn::kFfnNorm), c.n_embd);
-  b.gate = w.matrix(block_tensor(i, tn::kFfnGate), c.n_ff, c.n_embd);
-  b.up = w.matrix(block_tensor(i, tn::kFfnUp), c.n_ff, c.n_embd);
-  b.down = w.matrix(block_tensor(i, tn::kFfnDown), c.n_embd, c.n_ff);
+  b.gate = w.projection(block_tensor(i, tn::kFfnGate), c.n_ff, c.n_embd);
+  b.up = w.projection(block_tensor(i, tn::kFfnUp), c.n_ff, c.n_embd);
+  b.down = w.projection(block_tensor(i, tn::kFfnDown), c.n_embd, c.n_ff);
   return b;
 }
 

@@ -8,7 +8,6 @@
 #include "kernels/ops.h"
 #include "kernels/rope.h"
 #include "model/grouped_matmul.h"
-#include "model/weight_stack.h"
 #include "model/weights.h"
 #include "runtime/kv_cache.h"
 #include "runtime/scratch.h"
@@ -60,17 +59,17 @@ MlaWeights load_mla_weights(const WeightLoader& w, const MlaParams& p, int i) {
   const int64_t nope = p.head_dim_nope, R = p.head_dim_rope, V = p.head_dim_v;
   MlaWeights m;
   if (p.q_lora_rank > 0) {
-    m.wq_a = w.matrix(block_tensor(i, tn::kAttnQA), p.q_lora_rank, p.n_embd);
+    m.wq_a = w.projection(block_tensor(i, tn::kAttnQA), p.q_lora_rank, p.n_embd);
     m.q_a_norm = w.vector(block_tensor(i, tn::kAttnQANorm), p.q_lora_rank);
-    m.wq_b = w.matrix(block_tensor(i, tn::kAttnQB), H * dk, p.q_lora_rank);
+    m.wq_b = w.projection(block_tensor(i, tn::kAttnQB), H * dk, p.q_lora_rank);
   } else {
-    m.wq = w.matrix(block_tensor(i, tn::kAttnQ), H * dk, p.n_embd);
+    m.wq = w.projection(block_tensor(i, tn::kAttnQ), H * dk, p.n_embd);
   }
-  m.wkv_a = w.matrix(block_tensor(i, tn::kAttnKvAMqa), L + R, p.n_embd);
+  m.wkv_a = w.projection(block_tensor(i, tn::kAttnKvAMqa), L + R, p.n_embd);
   m.kv_a_norm = w.vector(block_tensor(i, tn::kAttnKvANorm), L);
   if (p.split_kv_b) {
-    m.uk = stacked_matrices(w, block_tensor(i, tn::kAttnKB), H, L, nope);  // W_UKᵀ per head
-    m.uv = stacked_matrices(w, block_tensor(i, tn::kAttnVB), H, V, L);
+    m.uk = w.stacked(block_tensor(i, tn::kAttnKB), H, L, nope);  // W_UKᵀ per head
+    m.uv = w.stacked(block_tensor(i, tn::kAttnVB), H, V, L);
     m.uk_transposed = true;
   } else {
     const kernels::WeightMatrix kv_b = w.matrix(block_tensor(i, tn::kAttnKvB), H * (nope + V), L);
@@ -80,7 +79,7 @@ MlaWeights load_mla_weights(const WeightLoader& w, const MlaParams& p, int i) {
     }
     m.uk_transposed = false;
   }
-  m.wo = w.matrix(block_tensor(i, tn::kAttnOutput), p.n_embd, H * V);
+  m.wo = w.projection(block_tensor(i, tn::kAttnOutput), p.n_embd, H * V);
   return m;
 }
 

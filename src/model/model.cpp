@@ -1,16 +1,19 @@
 #include "model/model.h"
 
+#include <cstdlib>
+#include <string_view>
+
 #include "core/error.h"
 #include "gguf/gguf_names.h"
 #include "model/weights.h"
 
 namespace edgellm::model {
 
-std::unique_ptr<Model> Model::load(const std::string& path) {
-  return from_file(gguf::GgufFile::open(path));
+std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& options) {
+  return from_file(gguf::GgufFile::open(path), options);
 }
 
-std::unique_ptr<Model> Model::from_file(gguf::GgufFile file) {
+std::unique_ptr<Model> Model::from_file(gguf::GgufFile file, const LoadOptions& options) {
   std::unique_ptr<Model> m(new Model(std::move(file)));
   const std::string arch_name = m->file_.get_string_or(std::string(gguf::key::kArchitecture), "");
   if (arch_name.empty()) fail("model file has no '{}' key", gguf::key::kArchitecture);
@@ -19,15 +22,34 @@ std::unique_ptr<Model> Model::from_file(gguf::GgufFile file) {
   const ModelConfig& c = m->config_;
   m->rope_ = kernels::Rope(c.rope);
 
-  const WeightLoader w(m->file_, arch_name);
+  // EDGELLM_REPACK=0 turns repacking off for any program (A/B measurements, like EDGELLM_ISA).
+  const char* repack_env = std::getenv("EDGELLM_REPACK");
+  const bool repack = options.repack_weights && !(repack_env != nullptr && std::string_view(repack_env) == "0");
+  m->panels_ = std::make_unique<PanelStore>(m->file_, repack);
+  const WeightLoader w(m->file_, arch_name, m->panels_.get());
   m->token_embd_ = w.matrix(gguf::tensor::kTokenEmbedding, c.n_vocab, c.n_embd);
   m->output_norm_ = w.vector(gguf::tensor::kOutputNorm, c.n_embd);
-  m->output_ = c.tied_embeddings ? m->token_embd_
-                                 : w.matrix(gguf::tensor::kOutput, c.n_vocab, c.n_embd);
+  if (c.tied_embeddings) {
+    w.make_projection(m->token_embd_);  // the LM head; its lookups unpack one row
+    m->output_ = m->token_embd_;
+  } else {
+    m->output_ = w.projection(gguf::tensor::kOutput, c.n_vocab, c.n_embd);
+  }
   m->layers_.reserve(static_cast<size_t>(c.n_layer));
   for (int64_t i = 0; i < c.n_layer; ++i)
     m->layers_.push_back(m->arch_->load_layer(w, c, static_cast<int>(i)));
   return m;
+}
+
+void Model::touch_weights() const {
+  constexpr size_t kPage = 4096;
+  uint8_t sum = 0;
+  const auto bytes = file_.bytes();
+  for (size_t i = 0; i < bytes.size(); i += kPage)
+    if (!panels_->replaced(bytes.data() + i)) sum = static_cast<uint8_t>(sum + bytes[i]);
+  // Repacked copies were written at load and are resident already.
+  volatile uint8_t keep = sum;
+  (void)keep;
 }
 
 size_t Model::weight_bytes() const {

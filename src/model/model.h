@@ -11,15 +11,22 @@
 #include "kernels/matmul.h"
 #include "model/architecture.h"
 #include "model/model_config.h"
+#include "model/panel_store.h"
 
 namespace edgellm::model {
+
+struct LoadOptions {
+  // Repack Q4_0 / Q8_0 projections into the kernels' panel layout (model/panel_store.h). Off:
+  // every weight is read in place from the mapping (pages the OS can evict and share).
+  bool repack_weights = true;
+};
 
 class Model {
  public:
   // Opens and maps `path`; throws edgellm::Error for an unknown architecture, a missing or
   // misshapen tensor, or bad metadata, naming it.
-  static std::unique_ptr<Model> load(const std::string& path);
-  static std::unique_ptr<Model> from_file(gguf::GgufFile file);
+  static std::unique_ptr<Model> load(const std::string& path, const LoadOptions& options = {});
+  static std::unique_ptr<Model> from_file(gguf::GgufFile file, const LoadOptions& options = {});
 
   const ModelConfig& config() const { return config_; }
   const Architecture& architecture() const { return *arch_; }
@@ -33,10 +40,16 @@ class Model {
 
   // Bytes of tensor data in the file.
   size_t weight_bytes() const;
+  // Bytes of those repacked into panels at load (0 with repack_weights off).
+  size_t repacked_bytes() const { return panels_ ? panels_->repacked_bytes() : 0; }
+  // Reads one byte of every page of weights the model uses (the mapping's pages it still reads
+  // and the repacked copies), so that timing runs do not include page faults.
+  void touch_weights() const;
 
  private:
   explicit Model(gguf::GgufFile file) : file_(std::move(file)) {}
   gguf::GgufFile file_;
+  std::unique_ptr<PanelStore> panels_;  // before the matrices that point into it
   std::unique_ptr<Architecture> arch_;
   ModelConfig config_;
   kernels::Rope rope_;

@@ -9,7 +9,6 @@
 #include "gguf/gguf_names.h"
 #include "kernels/ops.h"
 #include "model/grouped_matmul.h"
-#include "model/weight_stack.h"
 #include "model/weights.h"
 #include "runtime/scratch.h"
 
@@ -48,18 +47,18 @@ MoeWeights load_moe_weights(const WeightLoader& w, const MoeParams& p, int i) {
   MoeWeights m;
   m.router = w.matrix(block_tensor(i, tn::kFfnGateInp), p.n_expert, p.n_embd);
   if (auto b = w.optional_vector(block_tensor(i, tn::kFfnExpProbsBias, "bias"), p.n_expert)) m.selection_bias = std::move(*b);
-  const auto gate = stacked_matrices(w, block_tensor(i, tn::kFfnGateExps), p.n_expert, p.n_ff_exp, p.n_embd);
-  const auto up = stacked_matrices(w, block_tensor(i, tn::kFfnUpExps), p.n_expert, p.n_ff_exp, p.n_embd);
-  const auto down = stacked_matrices(w, block_tensor(i, tn::kFfnDownExps), p.n_expert, p.n_embd, p.n_ff_exp);
+  const auto gate = w.stacked_projections(block_tensor(i, tn::kFfnGateExps), p.n_expert, p.n_ff_exp, p.n_embd);
+  const auto up = w.stacked_projections(block_tensor(i, tn::kFfnUpExps), p.n_expert, p.n_ff_exp, p.n_embd);
+  const auto down = w.stacked_projections(block_tensor(i, tn::kFfnDownExps), p.n_expert, p.n_embd, p.n_ff_exp);
   for (int64_t e = 0; e < p.n_expert; ++e) {
     const auto s = static_cast<size_t>(e);
     m.experts.push_back({gate[s], up[s], down[s]});
   }
   if (p.n_expert_shared > 0) {
     const int64_t ff = p.n_ff_exp * p.n_expert_shared;
-    m.shared = SwigluWeights{w.matrix(block_tensor(i, tn::kFfnGateShexp), ff, p.n_embd),
-                             w.matrix(block_tensor(i, tn::kFfnUpShexp), ff, p.n_embd),
-                             w.matrix(block_tensor(i, tn::kFfnDownShexp), p.n_embd, ff)};
+    m.shared = SwigluWeights{w.projection(block_tensor(i, tn::kFfnGateShexp), ff, p.n_embd),
+                             w.projection(block_tensor(i, tn::kFfnUpShexp), ff, p.n_embd),
+                             w.projection(block_tensor(i, tn::kFfnDownShexp), p.n_embd, ff)};
   }
   return m;
 }

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "gguf/gguf_file.h"
 #include "kernels/quant/quant.h"
+#include "model/panel_store.h"
 
 namespace edgellm::model {
 
@@ -50,6 +51,39 @@ kernels::WeightMatrix WeightLoader::matrix(std::string_view name, int64_t rows, 
   auto m = optional_matrix(name, rows, cols);
   if (!m) fail("model file is missing tensor '{}' (required by architecture {})", name, arch_);
   return *m;
+}
+
+kernels::WeightMatrix WeightLoader::projection(std::string_view name, int64_t rows, int64_t cols) const {
+  kernels::WeightMatrix m = matrix(name, rows, cols);
+  make_projection(m);
+  return m;
+}
+
+void WeightLoader::make_projection(kernels::WeightMatrix& m) const {
+  if (panels_ != nullptr) panels_->repack(m);
+}
+
+std::vector<kernels::WeightMatrix> WeightLoader::stacked(const std::string& name, int64_t n, int64_t rows,
+                                                         int64_t cols) const {
+  const gguf::TensorInfo* t = file_.find_tensor(name);
+  if (t == nullptr) fail("model file is missing tensor '{}' (required by architecture {})", name, arch_);
+  if (t->dims.size() != 3 || t->dims[0] != cols || t->dims[1] != rows || t->dims[2] != n)
+    fail("tensor '{}' has shape {}, expected [{}, {}, {}] for architecture {}", name, dims_text(t->dims), cols,
+         rows, n, arch_);
+  if (!quant::can_dequantize(t->type))
+    fail("tensor '{}' has type {}, which this build cannot compute with", name, type_name(t->type));
+  check_tensor_alignment(*t);
+  std::vector<kernels::WeightMatrix> out;
+  const size_t stride = row_bytes(t->type, cols) * static_cast<size_t>(rows);
+  for (int64_t e = 0; e < n; ++e) out.push_back({t->type, rows, cols, t->data + static_cast<size_t>(e) * stride});
+  return out;
+}
+
+std::vector<kernels::WeightMatrix> WeightLoader::stacked_projections(const std::string& name, int64_t n,
+                                                                     int64_t rows, int64_t cols) const {
+  std::vector<kernels::WeightMatrix> out = stacked(name, n, rows, cols);
+  if (panels_ != nullptr) panels_->repack(out);
+  return out;
 }
 
 std::optional<std::vector<float>> WeightLoader::optional_vector(std::string_view name,

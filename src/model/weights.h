@@ -20,9 +20,14 @@ namespace edgellm::model {
 // Throws when an F32/F16/BF16 tensor's data is not aligned for its element type.
 void check_tensor_alignment(const gguf::TensorInfo& tensor);
 
+class PanelStore;
+
 class WeightLoader {
  public:
-  WeightLoader(const gguf::GgufFile& file, std::string_view arch) : file_(file), arch_(arch) {}
+  // With a PanelStore, projection() / projections() repack what the kernels read faster as
+  // panels; without, every matrix stays in place.
+  WeightLoader(const gguf::GgufFile& file, std::string_view arch, PanelStore* panels = nullptr)
+      : file_(file), arch_(arch), panels_(panels) {}
 
   const gguf::GgufFile& file() const { return file_; }
   bool has(std::string_view name) const;
@@ -32,6 +37,16 @@ class WeightLoader {
   kernels::WeightMatrix matrix(std::string_view name, int64_t rows, int64_t cols) const;
   std::optional<kernels::WeightMatrix> optional_matrix(std::string_view name, int64_t rows,
                                                        int64_t cols) const;
+  // A matrix used only through kernels::matmul and friends (never sliced by rows), so it may
+  // be repacked into panels.
+  kernels::WeightMatrix projection(std::string_view name, int64_t rows, int64_t cols) const;
+  // The n matrices of a stacked 3-D tensor (dims {cols, rows, n}), e.g. MoE experts.
+  std::vector<kernels::WeightMatrix> stacked(const std::string& name, int64_t n, int64_t rows,
+                                             int64_t cols) const;
+  std::vector<kernels::WeightMatrix> stacked_projections(const std::string& name, int64_t n,
+                                                         int64_t rows, int64_t cols) const;
+  // Repacks a matrix from matrix() (e.g. the token embedding when it is also the LM head).
+  void make_projection(kernels::WeightMatrix& m) const;
 
   // A 1-D tensor of n elements as floats.
   std::vector<float> vector(std::string_view name, int64_t n) const;
@@ -40,6 +55,7 @@ class WeightLoader {
  private:
   const gguf::GgufFile& file_;
   std::string arch_;
+  PanelStore* panels_;
 };
 
 }  // namespace edgellm::model

@@ -54,8 +54,7 @@ bool has_matvec_kernel(const kernels::WeightMatrix& w) { return kernels::support
 
 void matvec_rows(const kernels::WeightMatrix& w, const QuantizedRow& x, int64_t row_begin,
                  int64_t row_end, float* y) {
-  kernels::active().matvec(w.type, w.data, w.row_stride(), row_begin, row_end, w.cols,
-                           x.for_weight(w), y);
+  kernels::matmul_rows(kernels::active(), w, row_begin, row_end, x.for_weight(w), 0, 1, y, 0);
 }
 
 void run_row_segments(std::span<const RowSegment> segments, ThreadPool& pool) {

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/fp16.h"
+#include "kernels/simd/kernels.h"
 
 namespace edgellm::runtime {
 
@@ -86,7 +87,7 @@ void KvCache::read(const Layer& l, bool keys, int64_t n_pos, int64_t col, int64_
   if (type_ == KvType::F16) {
     const uint16_t* src = (keys ? l.k16 : l.v16).data();
     for (int64_t p = 0; p < n_pos; ++p)
-      for (int64_t c = 0; c < n_cols; ++c) out[p * n_cols + c] = fp16_to_fp32(src[p * width + col + c]);
+      kernels::active().f16_to_f32(src + p * width + col, out + p * n_cols, n_cols);
   } else {
     const float* src = (keys ? l.k32 : l.v32).data();
     for (int64_t p = 0; p < n_pos; ++p)

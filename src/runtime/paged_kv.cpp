@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/fp16.h"
+#include "kernels/simd/kernels.h"
 
 namespace edgellm::runtime {
 
@@ -161,7 +162,7 @@ void PagedKvPool::read(int layer, bool keys, std::span<const int32_t> table, int
     float* dst = out + p * n_cols;
     if (type_ == KvType::F16) {
       const uint16_t* s = (keys ? l.k16 : l.v16).data() + src;
-      for (int64_t c = 0; c < n_cols; ++c) dst[c] = fp16_to_fp32(s[c]);
+      kernels::active().f16_to_f32(s, dst, n_cols);
     } else {
       const float* s = (keys ? l.k32 : l.v32).data() + src;
       std::copy(s, s + n_cols, dst);

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "kernels/simd/cpu_features.h"
 #include "kernels/simd/isa_sets.h"
+#include "kernels/panel_layout.h"
 #include "kernels/simd/kernels.h"
 
 namespace edgellm::kernels {
@@ -34,6 +35,7 @@ Registry build_registry() {
     }
     if (!set.quantize_q8_0) set.quantize_q8_0 = scalar.quantize_q8_0;
     if (!set.quantize_q8_k) set.quantize_q8_k = scalar.quantize_q8_k;
+    if (!set.f16_to_f32) set.f16_to_f32 = scalar.f16_to_f32;
     if (!set.int8_peak_probe) set.int8_peak_probe = scalar.int8_peak_probe;
     reg.sets[static_cast<int>(entry.isa)] = set;
     reg.best = entry.isa;
@@ -172,6 +174,30 @@ void KernelSet::matmul(TensorType type, const uint8_t* w, size_t row_stride, int
     return;
   }
   k.matmul(w, row_stride, row_begin, row_end, cols, xq, xq_stride, n_tokens, y, y_stride);
+}
+
+bool KernelSet::has_panel_kernels(TensorType type) const {
+  const int index = format_index(type);
+  return index >= 0 && formats[static_cast<size_t>(index)].panel_matmul != nullptr;
+}
+
+void KernelSet::panel_matmul(TensorType type, const uint8_t* w, size_t row_stride, int64_t row_begin,
+                             int64_t row_end, int64_t cols, const void* xq, size_t xq_stride,
+                             int64_t n_tokens, float* y, size_t y_stride) const {
+  const auto& k = checked_format(*this, type, cols, row_stride, row_begin, row_end);
+  if (k.panel_matmul == nullptr) fail("kernels: level {} has no panel kernels for {}", isa_name(isa), type_name(type));
+  if (row_begin % kPanelRows != 0 || row_end % kPanelRows != 0)
+    fail("kernels: panel rows [{}, {}) do not start and end on a 16-row panel", row_begin, row_end);
+  if (row_stride != row_bytes(type, cols)) fail("kernels: panel-layout rows must be contiguous (stride {})", row_stride);
+  if (n_tokens < 0) fail("kernels: negative token count {}", n_tokens);
+  if (n_tokens > 1 && (xq_stride < act_row_bytes(type, cols) || y_stride < size_t(row_end)))
+    fail("kernels: activation stride {} or output stride {} too short", xq_stride, y_stride);
+  if (row_end == row_begin || n_tokens == 0 || cols == 0) {
+    for (int64_t t = 0; t < n_tokens; ++t)
+      for (int64_t r = row_begin; r < row_end; ++r) y[t * y_stride + r] = 0.0f;
+    return;
+  }
+  k.panel_matmul(w, row_stride, row_begin, row_end, cols, xq, xq_stride, n_tokens, y, y_stride);
 }
 
 const KernelSet& active() {

@@ -76,6 +76,10 @@ struct FormatKernels {
   // position in it and the row range (16-row aligned): matvec, every matmul tile shape and
   // any panel path round alike.
   bool batch_invariant = false;
+  // The same products for weights in the 16-row panel layout (panel_layout.h), any n_tokens
+  // >= 1 (n_tokens 1 is the matvec), rows in whole panels; nullptr when the level has none. It
+  // rounds exactly as matvec / matmul do on the row layout.
+  MatmulFn panel_matmul = nullptr;
 };
 
 struct KernelSet {
@@ -83,6 +87,8 @@ struct KernelSet {
   std::array<FormatKernels, kNumFormats> formats{};  // by format_index()
   QuantizeFn quantize_q8_0 = nullptr;  // writes blocks + sums (layout above)
   QuantizeFn quantize_q8_k = nullptr;
+  // out[i] = half in[i] as float for n values, bit-identical to fp16_to_fp32 (KV cache reads).
+  void (*f16_to_f32)(const uint16_t* in, float* out, int64_t n) = nullptr;
   // Runs `iters` iterations of this level's int8 multiply-accumulate instruction on
   // register-resident data and returns the number of int8 operations (2 per multiply-add);
   // roofline.h times it for the peak.
@@ -100,6 +106,12 @@ struct KernelSet {
   void matmul(TensorType weight_type, const uint8_t* w, size_t row_stride, int64_t row_begin,
               int64_t row_end, int64_t cols, const void* xq, size_t xq_stride, int64_t n_tokens,
               float* y, size_t y_stride) const;
+  // True when this level reads weight_type in the panel layout.
+  bool has_panel_kernels(TensorType weight_type) const;
+  // matmul() for weights in the panel layout; row_begin and row_end must be multiples of 16.
+  void panel_matmul(TensorType weight_type, const uint8_t* w, size_t row_stride, int64_t row_begin,
+                    int64_t row_end, int64_t cols, const void* xq, size_t xq_stride,
+                    int64_t n_tokens, float* y, size_t y_stride) const;
 };
 
 // The kernels chosen for this process (best level the CPU runs, or EDGELLM_ISA's).

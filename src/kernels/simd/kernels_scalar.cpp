@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/fp16.h"
+#include "kernels/ops.h"
 #include "kernels/simd/driver.h"
 #include "kernels/simd/formats.h"
 #include "kernels/simd/isa_sets.h"
@@ -272,6 +273,7 @@ KernelSet make_scalar_set() {
   set(TensorType::Q6_K, format_kernels<ScalarKernel<256, row_dot_q8_k<BlockQ6_K, superblock_q6_k>>>());
   ks.quantize_q8_0 = &quantize_q8_0_ref;
   ks.quantize_q8_k = &quantize_q8_k_ref;
+  ks.f16_to_f32 = &f16_row_to_f32;
   ks.int8_peak_probe = &scalar_int8_probe;
   return ks;
 }

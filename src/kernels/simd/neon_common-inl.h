@@ -85,6 +85,12 @@ inline void quantize_q8_0(const float* x, int64_t n, void* out) {
   }
 }
 
+inline void f16_to_f32(const uint16_t* in, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(out + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(in + i))));
+  for (; i < n; ++i) out[i] = vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(in[i]))), 0);
+}
+
 inline void quantize_q8_k(const float* x, int64_t n, void* out) {
   const int64_t nb = n / 256;
   auto* dst = static_cast<uint8_t*>(out);

@@ -50,6 +50,7 @@ KernelSet make_set() {
   set(TensorType::Q6_K, format_kernels<KQuantKernel<D, KQ6>>());
   ks.quantize_q8_0 = &quantize_q8_0;
   ks.quantize_q8_k = &quantize_q8_k;
+  ks.f16_to_f32 = &f16_to_f32;
   ks.int8_peak_probe = &int8_peak_probe<D>;
   return ks;
 }

@@ -45,6 +45,12 @@ inline void prefetch_span(const uint8_t* row, size_t begin, size_t end, size_t a
     _mm_prefetch(reinterpret_cast<const char*>(row + ahead + o), _MM_HINT_T1);
 }
 
+inline void f16_to_f32(const uint16_t* in, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(load128(in + i)));
+  for (; i < n; ++i) out[i] = h2f(in[i]);
+}
+
 inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));

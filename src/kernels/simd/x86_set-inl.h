@@ -62,10 +62,13 @@ KernelSet make_set() {
     set(TensorType::IQ4_NL, format_kernels<LegacyChainKernel<D, Iq4Nl<D>>>());
     ks.formats[format_index(TensorType::Q4_0)].matmul = &matmul_panels<D, true>;
     ks.formats[format_index(TensorType::Q8_0)].matmul = &matmul_panels<D, false>;
+    ks.formats[format_index(TensorType::Q4_0)].panel_matmul = &matmul_packed<true>;
+    ks.formats[format_index(TensorType::Q8_0)].panel_matmul = &matmul_packed<false>;
   }
 #endif
   ks.quantize_q8_0 = &quantize_q8_0;
   ks.quantize_q8_k = &quantize_q8_k;
+  ks.f16_to_f32 = &f16_to_f32;
   ks.int8_peak_probe = &int8_peak_probe<D>;
   return ks;
 }

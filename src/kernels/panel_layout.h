@@ -1,0 +1,38 @@
+// The 16-row panel layout of Q4_0 and Q8_0 weights, which the batched kernels read without
+// repacking per call. A model may repack such matrices once, at load (model/panel_store.h).
+//
+// A panel is 16 consecutive rows; it occupies exactly the bytes those rows do in the GGUF row
+// layout (panel p starts at 16p * row_bytes), so sizes and row-range addressing do not change.
+// Inside a panel the blocks follow one another; block b of the panel is:
+//   Q4_0 (288 bytes): 4 vectors of 64 bytes, then the 16 rows' fp16 scales. Dword r of vector j
+//        is bytes 4j..4j+3 of row r's 16 nibble bytes: its low nibbles are elements 4j..4j+3,
+//        its high nibbles elements 16+4j..16+4j+3 (unsigned, value + 8).
+//   Q8_0 (544 bytes): 8 vectors of 64 bytes, then the 16 fp16 scales. Dword r of vector j is
+//        elements 4j..4j+3 of row r, each stored as value + 128 (an unsigned byte).
+// So one 64-byte load yields one dword of sixteen rows: the operand a 512-bit int8 dot product
+// multiplies by a broadcast dword of activations.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "gguf/tensor_type.h"
+
+namespace edgellm::kernels {
+
+inline constexpr int64_t kPanelRows = 16;
+
+// True for the formats that have a panel layout (Q4_0, Q8_0).
+bool has_panel_layout(TensorType type);
+// True when a rows x cols matrix of `type` can be stored as panels (rows a multiple of 16).
+bool can_use_panels(TensorType type, int64_t rows, int64_t cols);
+
+// Rewrites panels [panel_begin, panel_end) of a row-layout matrix (src) into dst, both laid out
+// from row 0 (so panel p is at 16p * row_bytes in each). src and dst must not overlap.
+void pack_panels(TensorType type, const uint8_t* src, int64_t cols, int64_t panel_begin,
+                 int64_t panel_end, uint8_t* dst);
+
+// Row r of a panel-layout matrix, written in the GGUF row layout (row_bytes(type, cols) bytes).
+void unpack_panel_row(TensorType type, const uint8_t* panels, int64_t cols, int64_t r, uint8_t* out);
+
+}  // namespace edgellm::kernels

@@ -1,0 +1,52 @@
+// Weight matrices repacked once, at load, into the 16-row panel layout (kernels/panel_layout.h)
+// that the active kernels read fastest at every batch size. The repacked copy lives in
+// anonymous memory (huge pages where the kernel allows) and the file pages it came from are
+// dropped, so resident memory stays at the file's size. Matrices whose format or shape has no
+// panel kernels on this CPU stay mapped in place.
+#pragma once
+
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+#include "kernels/matmul.h"
+
+namespace edgellm::gguf {
+class GgufFile;
+}
+
+namespace edgellm::model {
+
+class PanelStore {
+ public:
+  PanelStore(const gguf::GgufFile& file, bool enabled) : file_(file), enabled_(enabled) {}
+  PanelStore(const PanelStore&) = delete;
+  PanelStore& operator=(const PanelStore&) = delete;
+  PanelStore(PanelStore&&) noexcept;
+  ~PanelStore();
+
+  // Repacks m in place when possible (m must view the file's mapping, in row layout).
+  void repack(kernels::WeightMatrix& m);
+  // The same for the matrices of one stacked tensor (consecutive in the file).
+  void repack(std::vector<kernels::WeightMatrix>& stacked);
+
+  size_t repacked_bytes() const { return bytes_; }
+  // True when byte `p` of the file's mapping was repacked (and so is no longer read).
+  bool replaced(const uint8_t* p) const;
+
+ private:
+  struct Region {
+    void* address;
+    size_t length;
+  };
+  uint8_t* allocate(size_t n);
+  bool eligible(const kernels::WeightMatrix& m) const;
+
+  const gguf::GgufFile& file_;
+  bool enabled_;
+  std::vector<Region> regions_;
+  std::vector<std::pair<const uint8_t*, const uint8_t*>> replaced_;  // file ranges now unused
+  size_t bytes_ = 0;
+};
+
+}  // namespace edgellm::model

@@ -36,7 +36,7 @@ struct WeightMatrix {
   bool empty() const { return data == nullptr; }
 };
 
-class KernelSet;
+struct KernelSet;
 
 // Rows [row_begin, row_end) of w against n_tokens rows of activations already converted by
 // ks.quantize_activations (xq_stride bytes apart): y[t * y_stride + r]. Picks ks's matvec,

@@ -47,8 +47,12 @@ void pack_panels(TensorType type, const uint8_t* src, int64_t cols, int64_t pane
       uint8_t* out = dst + base + static_cast<size_t>(b) * panel_block;
       for (int64_t r = 0; r < kPanelRows; ++r) {
         const uint8_t* blk = src + base + static_cast<size_t>(r) * row_stride + static_cast<size_t>(b) * f.block_bytes;
-        for (int j = 0; j < f.vectors; ++j)
-          for (int i = 0; i < 4; ++i) out[64 * j + 4 * r + i] = blk[kScaleBytes + 4 * j + i] ^ f.bias;
+        for (int j = 0; j < f.vectors; ++j) {  // one dword (4 quant bytes) at a time
+          uint32_t q;
+          std::memcpy(&q, blk + kScaleBytes + 4 * j, 4);
+          q ^= f.bias * 0x01010101u;
+          std::memcpy(out + 64 * j + 4 * r, &q, 4);
+        }
         std::memcpy(out + 64 * f.vectors + kScaleBytes * r, blk, kScaleBytes);
       }
     }

@@ -2,8 +2,11 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <thread>
+#include <vector>
 
 #include "core/error.h"
 #include "gguf/gguf_file.h"
@@ -37,6 +40,25 @@ uint8_t* PanelStore::allocate(size_t n) {
   return static_cast<uint8_t*>(p);
 }
 
+namespace {
+
+// Packs panels of one matrix on all cores: most of the time goes to the kernel providing fresh
+// zeroed pages for the copy, which parallelizes like the packing itself.
+void pack_parallel(const kernels::WeightMatrix& m, uint8_t* dst) {
+  const int64_t panels = m.rows / kernels::kPanelRows;
+  const size_t bytes = m.row_stride() * static_cast<size_t>(m.rows);
+  const int64_t workers =
+      std::min<int64_t>({static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency())), panels,
+                         static_cast<int64_t>(bytes >> 22) + 1});  // ~4 MB a thread at least
+  std::vector<std::thread> threads;
+  for (int64_t i = 1; i < workers; ++i)
+    threads.emplace_back([&, i] { kernels::pack_panels(m.type, m.data, m.cols, panels * i / workers, panels * (i + 1) / workers, dst); });
+  kernels::pack_panels(m.type, m.data, m.cols, 0, panels / workers, dst);
+  for (std::thread& t : threads) t.join();
+}
+
+}  // namespace
+
 bool PanelStore::eligible(const kernels::WeightMatrix& m) const {
   return enabled_ && !m.panels && kernels::can_use_panels(m.type, m.rows, m.cols) &&
          kernels::active().has_panel_kernels(m.type);
@@ -46,7 +68,7 @@ void PanelStore::repack(kernels::WeightMatrix& m) {
   if (!eligible(m)) return;
   const size_t n = m.row_stride() * static_cast<size_t>(m.rows);
   uint8_t* dst = allocate(n);
-  kernels::pack_panels(m.type, m.data, m.cols, 0, m.rows / kernels::kPanelRows, dst);
+  pack_parallel(m, dst);
   file_.drop_pages(m.data, n);
   replaced_.emplace_back(m.data, m.data + n);
   m.data = dst;
@@ -63,7 +85,7 @@ void PanelStore::repack(std::vector<kernels::WeightMatrix>& stacked) {
   uint8_t* dst = allocate(each * stacked.size());
   for (size_t i = 0; i < stacked.size(); ++i) {
     kernels::WeightMatrix& m = stacked[i];
-    kernels::pack_panels(m.type, m.data, m.cols, 0, m.rows / kernels::kPanelRows, dst + i * each);
+    pack_parallel(m, dst + i * each);
     m.data = dst + i * each;
     m.panels = true;
   }

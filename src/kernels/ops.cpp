@@ -4,6 +4,8 @@
 #include <bit>
 #include <cmath>
 
+#include "kernels/simd/kernels.h"
+
 namespace edgellm::kernels {
 
 void rms_norm(const float* x, const float* weight, float* y, int64_t n, float eps) {
@@ -13,7 +15,9 @@ void rms_norm(const float* x, const float* weight, float* y, int64_t n, float ep
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * weight[i];
 }
 
-void swiglu(float* gate, const float* up, int64_t n) {
+void swiglu(float* gate, const float* up, int64_t n) { active().swiglu(gate, up, n); }
+
+void swiglu_reference(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     const float g = gate[i];
     gate[i] = g / (1.0f + std::exp(-g)) * up[i];

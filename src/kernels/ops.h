@@ -9,8 +9,10 @@ namespace edgellm::kernels {
 // y = x / sqrt(mean(x²) + eps) * weight over one row of n floats (y may alias x).
 void rms_norm(const float* x, const float* weight, float* y, int64_t n, float eps);
 
-// gate[i] = silu(gate[i]) * up[i]   (SwiGLU), silu(v) = v / (1 + e^-v)
+// gate[i] = silu(gate[i]) * up[i]   (SwiGLU), silu(v) = v / (1 + e^-v): the active kernel
+// level's vectorized version (kernels/simd), or swiglu_reference (std::exp) on the scalar level.
 void swiglu(float* gate, const float* up, int64_t n);
+void swiglu_reference(float* gate, const float* up, int64_t n);
 
 // In-place softmax over n floats (max-subtracted; n >= 1).
 void softmax(float* x, int64_t n);

@@ -36,6 +36,7 @@ Registry build_registry() {
     if (!set.quantize_q8_0) set.quantize_q8_0 = scalar.quantize_q8_0;
     if (!set.quantize_q8_k) set.quantize_q8_k = scalar.quantize_q8_k;
     if (!set.f16_to_f32) set.f16_to_f32 = scalar.f16_to_f32;
+    if (!set.swiglu) set.swiglu = scalar.swiglu;
     if (!set.int8_peak_probe) set.int8_peak_probe = scalar.int8_peak_probe;
     reg.sets[static_cast<int>(entry.isa)] = set;
     reg.best = entry.isa;

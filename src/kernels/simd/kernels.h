@@ -87,6 +87,8 @@ struct KernelSet {
   std::array<FormatKernels, kNumFormats> formats{};  // by format_index()
   QuantizeFn quantize_q8_0 = nullptr;  // writes blocks + sums (layout above)
   QuantizeFn quantize_q8_k = nullptr;
+  // gate[i] = silu(gate[i]) * up[i] (SwiGLU); every element computed alike, whatever n.
+  void (*swiglu)(float* gate, const float* up, int64_t n) = nullptr;
   // out[i] = half in[i] as float for n values, bit-identical to fp16_to_fp32 (KV cache reads).
   void (*f16_to_f32)(const uint16_t* in, float* out, int64_t n) = nullptr;
   // Runs `iters` iterations of this level's int8 multiply-accumulate instruction on

@@ -274,6 +274,7 @@ KernelSet make_scalar_set() {
   ks.quantize_q8_0 = &quantize_q8_0_ref;
   ks.quantize_q8_k = &quantize_q8_k_ref;
   ks.f16_to_f32 = &f16_row_to_f32;
+  ks.swiglu = &swiglu_reference;
   ks.int8_peak_probe = &scalar_int8_probe;
   return ks;
 }

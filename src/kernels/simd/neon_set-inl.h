@@ -3,6 +3,7 @@
 
 #include "kernels/simd/driver.h"
 #include "kernels/simd/isa_sets.h"
+#include "kernels/simd/neon_activation-inl.h"
 #include "kernels/simd/neon_float-inl.h"
 #include "kernels/simd/neon_kquant-inl.h"
 #include "kernels/simd/neon_legacy-inl.h"
@@ -51,6 +52,7 @@ KernelSet make_set() {
   ks.quantize_q8_0 = &quantize_q8_0;
   ks.quantize_q8_k = &quantize_q8_k;
   ks.f16_to_f32 = &f16_to_f32;
+  ks.swiglu = &swiglu;
   ks.int8_peak_probe = &int8_peak_probe<D>;
   return ks;
 }

@@ -23,19 +23,6 @@ namespace {
 // (e.g. 8 tokens x 7 heads), which share every converted block of K and V rows.
 constexpr int64_t kTokenTile = 8;
 
-// IEEE half -> float, branch-free so the loop vectorizes (same construction as the F16 weight
-// rows in kernels/matmul.cpp; exact for every half).
-void f16_to_f32(const uint16_t* in, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const uint32_t h = in[i];
-    const uint32_t magnitude = (h & 0x7fffu) << 13;
-    const uint32_t finite = std::bit_cast<uint32_t>(std::bit_cast<float>(magnitude) * 0x1p112f);
-    const uint32_t special = magnitude | 0x7f800000u | ((h & 0x3ffu) != 0 ? 0x00400000u : 0u);
-    const uint32_t bits = (h & 0x7c00u) == 0x7c00u ? special : finite;
-    out[i] = std::bit_cast<float>(bits | ((h & 0x8000u) << 16));
-  }
-}
-
 // e^x for x <= 0 (scores minus their running maximum), vectorizable: x = n·ln2 + r with
 // |r| <= ln2/2, e^r by its degree-6 Taylor polynomial (relative error < 2e-7, below float
 // rounding of the later sums), 2^n built in the exponent bits. Inputs below -87 (where e^x is
@@ -263,9 +250,10 @@ void AttentionTile::add(const KvRows& rows) {
     if (simd_ || rows.type == KvType::F32) {  // rows read in place
       add_block(k, rows.k_stride * elem, v, rows.v_stride * elem, rows.type == KvType::F16, p0, n);
     } else {  // portable loops: F16 rows converted once per block
+      const kernels::KernelSet& ks = kernels::active();
       for (int64_t j = 0; j < n; ++j) {
-        f16_to_f32(reinterpret_cast<const uint16_t*>(k + j * rows.k_stride * 2), kbuf_.data() + j * dk_, dk_);
-        f16_to_f32(reinterpret_cast<const uint16_t*>(v + j * rows.v_stride * 2), vbuf_.data() + j * dv_, dv_);
+        ks.f16_to_f32(reinterpret_cast<const uint16_t*>(k + j * rows.k_stride * 2), kbuf_.data() + j * dk_, dk_);
+        ks.f16_to_f32(reinterpret_cast<const uint16_t*>(v + j * rows.v_stride * 2), vbuf_.data() + j * dv_, dv_);
       }
       add_block(reinterpret_cast<const uint8_t*>(kbuf_.data()), static_cast<size_t>(dk_) * 4,
                 reinterpret_cast<const uint8_t*>(vbuf_.data()), static_cast<size_t>(dv_) * 4, false, p0, n);

@@ -37,6 +37,8 @@ bool kernels_batch_invariant(const model::Model& model) {
 // Stores each token's K/V in its sequence's blocks, then attends per (sequence, KV head).
 class SegmentAttention final : public BatchAttention {
  public:
+  static constexpr int64_t kTileTokens = 8;  // query tokens of a segment per work item
+
   // n_rows: rows of the step including padding (rows past the segments' tokens).
   SegmentAttention(PagedKvPool& kv, ThreadPool& pool, std::span<const BatchSegment> segments, int64_t n_rows)
       : kv_(kv), pool_(pool), segments_(segments), n_rows_(n_rows) {
@@ -62,39 +64,48 @@ class SegmentAttention final : public BatchAttention {
     const int64_t group = s.n_head / s.n_head_kv;
     // Padding rows attend to nothing.
     std::fill(out + n_real_ * s.n_head * s.head_dim_v, out + n_rows_ * s.n_head * s.head_dim_v, 0.0f);
-    const int64_t n_items = static_cast<int64_t>(segments_.size()) * s.n_head_kv;
+    // Work items: (segment, token tile, KV head). A tile's rows are the query heads of one GQA
+    // group for up to kTileTokens tokens; they share every block of K and V rows, read in
+    // place from the pool by the online-softmax AttentionTile.
+    struct Item {
+      size_t seg;
+      int64_t t0, nt, g;
+    };
+    std::vector<Item> items;
+    for (size_t i = 0; i < segments_.size(); ++i)
+      for (int64_t t0 = 0; t0 < segments_[i].n_tokens; t0 += kTileTokens)
+        for (int64_t g = 0; g < s.n_head_kv; ++g)
+          items.push_back({i, t0, std::min(kTileTokens, segments_[i].n_tokens - t0), g});
     const int64_t q_stride = s.n_head * s.head_dim_k;
     const int64_t o_stride = s.n_head * s.head_dim_v;
-    pool_.parallel_for(n_items, 1, [&](int64_t item_begin, int64_t item_end) {
-      std::vector<float> keys, values, scores;
-      for (int64_t item = item_begin; item < item_end; ++item) {
-        const auto seg_index = static_cast<size_t>(item / s.n_head_kv);
-        const int64_t g = item % s.n_head_kv;
-        const BatchSegment& seg = segments_[seg_index];
-        const int64_t n_pos = seg.seq->n_past + seg.n_tokens;
-        keys.resize(static_cast<size_t>(n_pos * s.head_dim_k));
-        values.resize(static_cast<size_t>(n_pos * s.head_dim_v));
-        scores.resize(static_cast<size_t>(n_pos));
-        kv_.read(layer, true, seg.seq->blocks, n_pos, g * s.head_dim_k, s.head_dim_k, keys.data());
-        kv_.read(layer, false, seg.seq->blocks, n_pos, g * s.head_dim_v, s.head_dim_v, values.data());
-        for (int64_t j = 0; j < seg.n_tokens; ++j) {
-          const int64_t t = first_token_[seg_index] + j;
-          const int64_t n_visible = seg.seq->n_past + j + 1;
-          for (int64_t h = g * group; h < (g + 1) * group; ++h) {
-            const float* qh = q + t * q_stride + h * s.head_dim_k;
-            for (int64_t p = 0; p < n_visible; ++p)
-              scores[static_cast<size_t>(p)] =
-                  kernels::dot_f32(qh, keys.data() + p * s.head_dim_k, s.head_dim_k) * s.scale;
-            kernels::softmax(scores.data(), n_visible);
-            float* oh = out + t * o_stride + h * s.head_dim_v;
-            std::fill(oh, oh + s.head_dim_v, 0.0f);
-            for (int64_t p = 0; p < n_visible; ++p) {
-              const float w = scores[static_cast<size_t>(p)];
-              const float* vp = values.data() + p * s.head_dim_v;
-              for (int64_t d = 0; d < s.head_dim_v; ++d) oh[d] += w * vp[d];
-            }
+    const int64_t max_rows = kTileTokens * group;
+    pool_.parallel_for(static_cast<int64_t>(items.size()), 1, [&](int64_t item_begin, int64_t item_end) {
+      AttentionTile tile(max_rows, s.head_dim_k, s.head_dim_v, s.scale);
+      std::vector<int64_t> visible(static_cast<size_t>(max_rows));
+      std::vector<float> q_rows(static_cast<size_t>(max_rows * s.head_dim_k));
+      std::vector<float> o_rows(static_cast<size_t>(max_rows * s.head_dim_v));
+      for (int64_t it = item_begin; it < item_end; ++it) {
+        const Item& item = items[static_cast<size_t>(it)];
+        const BatchSegment& seg = segments_[item.seg];
+        const int64_t first = first_token_[item.seg] + item.t0;  // step row of the tile's first token
+        for (int64_t t = 0; t < item.nt; ++t)
+          for (int64_t h = 0; h < group; ++h) {
+            const int64_t row = t * group + h;
+            const float* src = q + (first + t) * q_stride + (item.g * group + h) * s.head_dim_k;
+            std::copy(src, src + s.head_dim_k, q_rows.data() + row * s.head_dim_k);
+            visible[static_cast<size_t>(row)] = seg.seq->n_past + item.t0 + t + 1;
           }
-        }
+        tile.begin(q_rows.data(), static_cast<size_t>(s.head_dim_k), item.nt * group, visible.data());
+        const int64_t n_pos = seg.seq->n_past + item.t0 + item.nt;
+        for (int64_t p0 = 0; p0 < n_pos; p0 += bs)
+          tile.add(kv_.block_rows(layer, seg.seq->blocks[static_cast<size_t>(p0 / bs)], item.g * s.head_dim_k,
+                                  item.g * s.head_dim_v, p0, std::min(bs, n_pos - p0)));
+        tile.finish(o_rows.data(), static_cast<size_t>(s.head_dim_v));
+        for (int64_t t = 0; t < item.nt; ++t)
+          for (int64_t h = 0; h < group; ++h) {
+            const float* src = o_rows.data() + (t * group + h) * s.head_dim_v;
+            std::copy(src, src + s.head_dim_v, out + (first + t) * o_stride + (item.g * group + h) * s.head_dim_v);
+          }
       }
     });
   }

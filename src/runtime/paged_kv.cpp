@@ -170,4 +170,28 @@ void PagedKvPool::read(int layer, bool keys, std::span<const int32_t> table, int
   }
 }
 
+KvRows PagedKvPool::block_rows(int layer, int32_t block, int64_t k_col, int64_t v_col, int64_t pos_begin,
+                               int64_t n_pos) const {
+  check_block(block);
+  const LayerData& l = layers_[static_cast<size_t>(layer)];
+  if (n_pos < 0 || n_pos > block_size_ || k_col < 0 || v_col < 0 || k_col > l.shape.k_width || v_col > l.shape.v_width)
+    fail("paged KV: rows {} of a {}-position block, columns {} / {} out of range", n_pos, block_size_, k_col, v_col);
+  const auto row = static_cast<size_t>(block) * static_cast<size_t>(block_size_);
+  const auto kw = static_cast<size_t>(l.shape.k_width), vw = static_cast<size_t>(l.shape.v_width);
+  KvRows r;
+  r.type = type_;
+  if (type_ == KvType::F16) {
+    r.k = l.k16.data() + row * kw + static_cast<size_t>(k_col);
+    r.v = l.v16.data() + row * vw + static_cast<size_t>(v_col);
+  } else {
+    r.k = l.k32.data() + row * kw + static_cast<size_t>(k_col);
+    r.v = l.v32.data() + row * vw + static_cast<size_t>(v_col);
+  }
+  r.k_stride = kw;
+  r.v_stride = vw;
+  r.pos_begin = pos_begin;
+  r.n_pos = n_pos;
+  return r;
+}
+
 }  // namespace edgellm::runtime

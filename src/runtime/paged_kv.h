@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "runtime/attention.h"
 #include "runtime/kv_cache.h"
 
 namespace edgellm::runtime {
@@ -69,6 +70,10 @@ class PagedKvPool {
   // sequence with block table `table` into out (n_pos × n_cols floats).
   void read(int layer, bool keys, std::span<const int32_t> table, int64_t n_pos, int64_t col,
             int64_t n_cols, float* out) const;
+  // The first n_pos rows of `block` in place, for an AttentionTile: key columns from k_col,
+  // value columns from v_col, numbered from position pos_begin.
+  KvRows block_rows(int layer, int32_t block, int64_t k_col, int64_t v_col, int64_t pos_begin,
+                    int64_t n_pos) const;
 
  private:
   struct BlockMeta {

@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <cstdio>
@@ -69,6 +70,9 @@ constexpr std::chrono::seconds kKeepAliveInterval{1};
 
 }  // namespace
 
+// Connections the kernel queues before the server accepts them (a burst of clients).
+constexpr int kListenBacklog = 1024;
+
 struct HttpServer::Impl {
   Impl(HttpOptions o, Scheduler& s, const Tokenizer& t, const chat::ChatTemplateSource& src, Metrics& m)
       : options(std::move(o)), scheduler(s), tokenizer(t), template_source(src), chat_template(src.source), metrics(m) {}
@@ -82,6 +86,7 @@ struct HttpServer::Impl {
   httplib::Server http;
   std::atomic<uint64_t> next_id{1};
   std::atomic<bool> stopping{false};
+  int listen_socket = -1;  // the bound socket, to raise cpp-httplib's listen backlog
   std::atomic<int> generations_in_flight{0};  // from submit until the response is fully sent
   int64_t created = static_cast<int64_t>(std::time(nullptr));
 
@@ -289,6 +294,14 @@ HttpServer::HttpServer(HttpOptions options, Scheduler& scheduler, const Tokenize
   s.http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   s.http.set_payload_max_length(s.options.max_body_bytes);
   s.http.set_tcp_nodelay(true);  // stream chunks are small: no Nagle delay per token
+  // Replaces cpp-httplib's default (SO_REUSEPORT, which would let a second server bind the same
+  // port) and remembers the socket: the library listens with a backlog of 5, too short when
+  // many clients connect at once (their handshakes are dropped and reads fail).
+  s.http.set_socket_options([&s](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    s.listen_socket = sock;
+  });
   s.http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // ours already
     if (res.status == 413) send_error(res, 413, "the request body is larger than the server accepts", "invalid_request_error");
@@ -367,6 +380,10 @@ int HttpServer::bind() {
   const int port = s.options.port == 0 ? s.http.bind_to_any_port(s.options.host)
                                        : (s.http.bind_to_port(s.options.host, s.options.port) ? s.options.port : -1);
   if (port < 0) fail("cannot listen on {}:{} (address in use or not available)", s.options.host, s.options.port);
+  int accepting = 0;
+  socklen_t len = sizeof accepting;
+  if (s.listen_socket >= 0 && getsockopt(s.listen_socket, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) == 0 && accepting)
+    ::listen(s.listen_socket, kListenBacklog);  // a second listen() only resizes the queue
   return port;
 }
 

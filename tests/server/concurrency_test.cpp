@@ -85,6 +85,27 @@ TEST_P(Concurrency16, StreamingClientsMatchTheirSoloRuns) {
 INSTANTIATE_TEST_SUITE_P(WeightTypes, Concurrency16, ::testing::Values(TensorType::F32, TensorType::Q4_0, TensorType::Q8_0),
                          [](const auto& param_info) { return std::string(type_name(param_info.param)); });
 
+// A burst of clients connecting at the same moment while the server computes: every one is
+// answered (cpp-httplib's listen backlog of 5 dropped handshakes, and clients then failed to
+// read a response).
+TEST(Concurrency, BurstOfConnectionsAllAnswered) {
+  server::SchedulerOptions so = TestServer::default_scheduler();
+  so.parallel = 16;
+  TestServer server(so);
+  constexpr int kClients = 48;
+  std::vector<int> status(kClients, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i)
+    threads.emplace_back([&, i] {
+      auto c = server.client();
+      int code = 0;
+      post_stream(c, "/v1/chat/completions", chat_body(i, true, 16), &code);
+      status[static_cast<size_t>(i)] = code;
+    });
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kClients; ++i) EXPECT_EQ(status[static_cast<size_t>(i)], 200) << "client " << i;
+}
+
 TEST(Concurrency, DisconnectCancelsAndFreesMemory) {
   TestServer server;
   auto c = server.client();

@@ -9,6 +9,7 @@
 #include "kernels/rope.h"
 #include "model/grouped_matmul.h"
 #include "model/weights.h"
+#include "runtime/attention.h"
 #include "runtime/kv_cache.h"
 #include "runtime/scratch.h"
 #include "runtime/thread_pool.h"
@@ -142,9 +143,6 @@ void MlaAttention::forward(int layer, const float* x, float* out, LayerContext& 
 void MlaAttention::attend_absorbed(int layer, const float* q, float* o, LayerContext& ctx) const {
   const int64_t n = ctx.n_tokens, H = p_.n_head, dk = p_.head_dim_k(), L = p_.kv_lora_rank;
   const int64_t nope = p_.head_dim_nope, R = p_.head_dim_rope, V = p_.head_dim_v, W = p_.cache_width();
-  const int64_t n_pos = ctx.pos0 + n;
-  float* keys = ctx.scratch.get(kKeys, sz(n_pos * W));
-  ctx.kv.read_k(layer, n_pos, 0, W, keys);
 
   // 1. Queries into latent space: per head [W_UKᵀ q_nope | q_pe], width W like a cache row.
   float* qw = ctx.scratch.get(kQAbs, sz(n * H * W));
@@ -174,24 +172,29 @@ void MlaAttention::attend_absorbed(int layer, const float* q, float* o, LayerCon
     }
   }
 
-  // 2. Attention of every (token, head) over the cached rows; the values are the latents.
+  // 2. Attention of every (token, head) over the cached rows; the values are the latents (the
+  // first L columns of the same rows). A tile holds up to kHeadsPerTile heads of one token:
+  // they share every block of cache rows, read in place (F16 or F32) by the online-softmax
+  // AttentionTile, so the cache is read once per tile rather than once per head.
   float* ol = ctx.scratch.get(kOLat, sz(n * H * L));
-  const float scale = p_.kq_scale;
-  ctx.pool.parallel_for(n * H, 1, [&](int64_t i0, int64_t i1) {
-    std::vector<float> scores(sz(n_pos));
+  constexpr int64_t kHeadsPerTile = 8;
+  const int64_t head_groups = (H + kHeadsPerTile - 1) / kHeadsPerTile;
+  runtime::KvRows rows;
+  rows.type = ctx.kv.type();
+  rows.k = rows.v = ctx.kv.key_data(layer);
+  rows.k_stride = rows.v_stride = sz(W);
+  ctx.pool.parallel_for(n * head_groups, 1, [&](int64_t i0, int64_t i1) {
+    runtime::AttentionTile tile(kHeadsPerTile, W, L, p_.kq_scale);
+    std::vector<int64_t> visible(sz(kHeadsPerTile));
     for (int64_t item = i0; item < i1; ++item) {
-      const int64_t t = item / H;
-      const int64_t n_visible = ctx.pos0 + t + 1;
-      const float* qv = qw + item * W;
-      for (int64_t p = 0; p < n_visible; ++p) scores[sz(p)] = kernels::dot_f32(qv, keys + p * W, W) * scale;
-      kernels::softmax(scores.data(), n_visible);
-      float* ov = ol + item * L;
-      std::fill(ov, ov + L, 0.0f);
-      for (int64_t p = 0; p < n_visible; ++p) {
-        const float a = scores[sz(p)];
-        const float* c = keys + p * W;
-        for (int64_t d = 0; d < L; ++d) ov[d] += a * c[d];
-      }
+      const int64_t t = item / head_groups, h0 = (item % head_groups) * kHeadsPerTile;
+      const int64_t nh = std::min(kHeadsPerTile, H - h0);
+      std::fill(visible.begin(), visible.end(), ctx.pos0 + t + 1);
+      tile.begin(qw + (t * H + h0) * W, sz(W), nh, visible.data());
+      runtime::KvRows run = rows;
+      run.n_pos = ctx.pos0 + t + 1;
+      tile.add(run);
+      tile.finish(ol + (t * H + h0) * L, sz(L));
     }
   });
 

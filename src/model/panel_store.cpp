@@ -50,10 +50,12 @@ void pack_parallel(const kernels::WeightMatrix& m, uint8_t* dst) {
   const int64_t workers =
       std::min<int64_t>({static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency())), panels,
                          static_cast<int64_t>(bytes >> 22) + 1});  // ~4 MB a thread at least
+  const auto pack_share = [&](int64_t i) {
+    kernels::pack_panels(m.type, m.data, m.cols, panels * i / workers, panels * (i + 1) / workers, dst);
+  };
   std::vector<std::thread> threads;
-  for (int64_t i = 1; i < workers; ++i)
-    threads.emplace_back([&, i] { kernels::pack_panels(m.type, m.data, m.cols, panels * i / workers, panels * (i + 1) / workers, dst); });
-  kernels::pack_panels(m.type, m.data, m.cols, 0, panels / workers, dst);
+  for (int64_t i = 1; i < workers; ++i) threads.emplace_back(pack_share, i);
+  pack_share(0);
   for (std::thread& t : threads) t.join();
 }
 

@@ -3,8 +3,7 @@
 // call's last n % 4 values run through a padded copy so every element is computed alike.
 #pragma once
 
-#include <cstring>
-
+#include "kernels/simd/lane_groups-inl.h"
 #include "kernels/simd/neon_common-inl.h"
 
 namespace edgellm::kernels::arm {
@@ -29,16 +28,9 @@ inline float32x4_t swiglu4(float32x4_t g, float32x4_t u) {
 }
 
 inline void swiglu(float* gate, const float* up, int64_t n) {
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) vst1q_f32(gate + i, swiglu4(vld1q_f32(gate + i), vld1q_f32(up + i)));
-  if (i < n) {
-    float g[4] = {}, u[4] = {};
-    const auto bytes = static_cast<size_t>(n - i) * sizeof(float);
-    std::memcpy(g, gate + i, bytes);
-    std::memcpy(u, up + i, bytes);
+  lanes::for_each_group<4>(gate, up, n, [](float* g, const float* u) {
     vst1q_f32(g, swiglu4(vld1q_f32(g), vld1q_f32(u)));
-    std::memcpy(gate + i, g, bytes);
-  }
+  });
 }
 
 }  // namespace

@@ -3,8 +3,7 @@
 // n % 8 (through a padded copy), so a value's result never depends on its position in the call.
 #pragma once
 
-#include <cstring>
-
+#include "kernels/simd/lane_groups-inl.h"
 #include "kernels/simd/x86_common-inl.h"
 
 namespace edgellm::kernels::x86 {
@@ -28,22 +27,15 @@ inline __m256 exp_clamped(__m256 x) {
 
 // silu(g) * u = g / (1 + e^-g) * u; a NaN gate stays NaN.
 inline __m256 swiglu8(__m256 g, __m256 u) {
-  const __m256 s = _mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), exp_clamped(_mm256_sub_ps(_mm256_setzero_ps(), g))));
+  const __m256 e = exp_clamped(_mm256_sub_ps(_mm256_setzero_ps(), g));
+  const __m256 s = _mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
   return _mm256_blendv_ps(_mm256_mul_ps(s, u), g, _mm256_cmp_ps(g, g, _CMP_UNORD_Q));
 }
 
 inline void swiglu(float* gate, const float* up, int64_t n) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(gate + i, swiglu8(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
-  if (i < n) {
-    float g[8] = {}, u[8] = {};
-    const auto bytes = static_cast<size_t>(n - i) * sizeof(float);
-    std::memcpy(g, gate + i, bytes);
-    std::memcpy(u, up + i, bytes);
+  lanes::for_each_group<8>(gate, up, n, [](float* g, const float* u) {
     _mm256_storeu_ps(g, swiglu8(_mm256_loadu_ps(g), _mm256_loadu_ps(u)));
-    std::memcpy(gate + i, g, bytes);
-  }
+  });
 }
 
 }  // namespace

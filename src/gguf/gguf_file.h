@@ -93,6 +93,8 @@ class GgufFile {
   // the range are dropped; reading them later would still give the file's bytes. No-op for
   // from_buffer files.
   void drop_pages(const uint8_t* data, size_t n) const;
+  // True when the data is a mapping of a file (open / from_fd), false for from_buffer.
+  bool is_mapped() const { return mapping_ != nullptr; }
 
   const Value* find(std::string_view key) const;
   const TensorInfo* find_tensor(std::string_view name) const;

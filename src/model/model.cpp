@@ -24,7 +24,9 @@ std::unique_ptr<Model> Model::from_file(gguf::GgufFile file, const LoadOptions& 
 
   // EDGELLM_REPACK=0 turns repacking off for any program (A/B measurements, like EDGELLM_ISA).
   const char* repack_env = std::getenv("EDGELLM_REPACK");
-  const bool repack = options.repack_weights && !(repack_env != nullptr && std::string_view(repack_env) == "0");
+  // A caller's buffer cannot give its pages back, so repacking it would double the memory.
+  const bool repack = options.repack_weights && m->file_.is_mapped() &&
+                      !(repack_env != nullptr && std::string_view(repack_env) == "0");
   m->panels_ = std::make_unique<PanelStore>(m->file_, repack);
   const WeightLoader w(m->file_, arch_name, m->panels_.get());
   m->token_embd_ = w.matrix(gguf::tensor::kTokenEmbedding, c.n_vocab, c.n_embd);

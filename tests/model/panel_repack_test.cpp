@@ -4,12 +4,15 @@
 // file pages instead of adding to them.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
+#include <iterator>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "bench/synthetic_model.h"
+#include "gguf/gguf_file.h"
 #include "kernels/simd/kernels.h"
 #include "model/model.h"
 #include "model/model_test_util.h"
@@ -88,6 +91,25 @@ TEST(PanelRepackMemory, CopyReplacesTheFilePages) {
   EXPECT_GT(m->repacked_bytes(), file / 2);
   // Without dropping the pages the process would hold file + copy.
   EXPECT_LT(grown, file + file / 10 + (1u << 20)) << "file " << file << " repacked " << m->repacked_bytes();
+}
+
+// A model parsed from the caller's buffer is never repacked: its pages cannot be given back, so
+// a copy would double the memory an app holds.
+TEST(PanelRepackMemory, BufferModelsStayInPlace) {
+  TempDir dir("edgellm-repack-buffer");
+  const auto path = dir.path() / "model.gguf";
+  bench::write_synthetic_model(bench::synthetic_shape("tiny-qwen2"), bench::synthetic_scheme("q8_0"), path);
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto m = model::Model::from_file(gguf::GgufFile::from_buffer(bytes));
+  EXPECT_EQ(m->repacked_bytes(), 0u);
+  const auto mapped = model::Model::load(path.string());
+  if (kernels::active().has_panel_kernels(TensorType::Q8_0)) {
+    EXPECT_GT(mapped->repacked_bytes(), 0u);
+  }
+  runtime::ThreadPool pool(1);
+  const std::vector<float> a = logits(*m, pool), b = logits(*mapped, pool);
+  EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 
 #include "core/error.h"
 #include "core/fp16.h"
-#include "kernels/simd/kernels.h"
 
 namespace edgellm::runtime {
 
@@ -146,32 +145,9 @@ void PagedKvPool::store(int layer, int32_t block, int64_t offset, const float* k
   }
 }
 
-void PagedKvPool::read(int layer, bool keys, std::span<const int32_t> table, int64_t n_pos,
-                       int64_t col, int64_t n_cols, float* out) const {
-  shape(layer);  // validates the index
-  const LayerData& l = layers_[static_cast<size_t>(layer)];
-  const int64_t width = keys ? l.shape.k_width : l.shape.v_width;
-  if (n_pos < 0 || n_pos > static_cast<int64_t>(table.size()) * block_size_ || col < 0 || n_cols < 0 ||
-      col + n_cols > width)
-    fail("paged KV: read of {} positions, columns {}+{} out of range (width {}, {} blocks)", n_pos, col,
-         n_cols, width, table.size());
-  for (int64_t p = 0; p < n_pos; ++p) {
-    const int32_t block = table[static_cast<size_t>(p / block_size_)];
-    const int64_t row = static_cast<int64_t>(block) * block_size_ + p % block_size_;
-    const size_t src = static_cast<size_t>(row * width + col);
-    float* dst = out + p * n_cols;
-    if (type_ == KvType::F16) {
-      const uint16_t* s = (keys ? l.k16 : l.v16).data() + src;
-      kernels::active().f16_to_f32(s, dst, n_cols);
-    } else {
-      const float* s = (keys ? l.k32 : l.v32).data() + src;
-      std::copy(s, s + n_cols, dst);
-    }
-  }
-}
-
 KvRows PagedKvPool::block_rows(int layer, int32_t block, int64_t k_col, int64_t v_col, int64_t pos_begin,
                                int64_t n_pos) const {
+  shape(layer);  // validates the index
   check_block(block);
   const LayerData& l = layers_[static_cast<size_t>(layer)];
   if (n_pos < 0 || n_pos > block_size_ || k_col < 0 || v_col < 0 || k_col > l.shape.k_width || v_col > l.shape.v_width)

@@ -66,10 +66,6 @@ class PagedKvPool {
 
   // Writes the key (and value) row of one position: row `offset` of `block`, layer `layer`.
   void store(int layer, int32_t block, int64_t offset, const float* k, const float* v);
-  // Copies columns [col, col+n_cols) of the key (or value) rows of positions [0, n_pos) of the
-  // sequence with block table `table` into out (n_pos × n_cols floats).
-  void read(int layer, bool keys, std::span<const int32_t> table, int64_t n_pos, int64_t col,
-            int64_t n_cols, float* out) const;
   // The first n_pos rows of `block` in place, for an AttentionTile: key columns from k_col,
   // value columns from v_col, numbered from position pos_begin.
   KvRows block_rows(int layer, int32_t block, int64_t k_col, int64_t v_col, int64_t pos_begin,

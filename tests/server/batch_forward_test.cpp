@@ -71,15 +71,24 @@ TEST(PagedKvPool, RowsRoundTripAcrossBlocks) {
     for (int i = 0; i < 4; ++i) v[static_cast<size_t>(i)] = static_cast<float>(-p * 10 - i);
     pool.store(0, seq.blocks[static_cast<size_t>(p / 2)], p % 2, k.data(), v.data());
   }
-  std::vector<float> out(5 * 2);
-  pool.read(0, true, seq.blocks, 5, 3, 2, out.data());
+  // Position p is row p % 2 of table block p / 2 (the pool is F32: rows read in place).
+  const auto key = [&](int64_t p, int64_t col) {
+    const KvRows r = pool.block_rows(0, seq.blocks[static_cast<size_t>(p / 2)], 3, 0, p / 2 * 2, 2);
+    EXPECT_EQ(r.type, KvType::F32);
+    EXPECT_EQ(r.pos_begin, p / 2 * 2);
+    return static_cast<const float*>(r.k)[static_cast<size_t>(p % 2) * r.k_stride + static_cast<size_t>(col)];
+  };
   for (int64_t p = 0; p < 5; ++p) {
-    EXPECT_EQ(out[static_cast<size_t>(p * 2)], static_cast<float>(p * 10 + 3));
-    EXPECT_EQ(out[static_cast<size_t>(p * 2 + 1)], static_cast<float>(p * 10 + 4));
+    EXPECT_EQ(key(p, 0), static_cast<float>(p * 10 + 3));
+    EXPECT_EQ(key(p, 1), static_cast<float>(p * 10 + 4));
   }
-  pool.read(0, false, seq.blocks, 5, 0, 1, out.data());
-  EXPECT_EQ(out[4], -40.0f);
-  EXPECT_THROW(pool.read(0, true, seq.blocks, 7, 0, 1, out.data()), Error);  // beyond the table
+  const KvRows last = pool.block_rows(0, seq.blocks[2], 3, 0, 4, 1);
+  EXPECT_EQ(static_cast<const float*>(last.v)[0], -40.0f);
+  EXPECT_THROW(pool.block_rows(0, seq.blocks[0], 0, 0, 0, 3), Error);   // more rows than a block
+  EXPECT_THROW(pool.block_rows(0, seq.blocks[0], 7, 0, 0, 2), Error);   // key column past the row
+  EXPECT_THROW(pool.block_rows(0, seq.blocks[0], 0, -1, 0, 2), Error);  // negative value column
+  EXPECT_THROW(pool.block_rows(0, 99, 0, 0, 0, 2), Error);              // no such block
+  EXPECT_THROW(pool.block_rows(5, seq.blocks[0], 0, 0, 0, 2), Error);   // no such layer
   pool.release_sequence(seq);
   EXPECT_EQ(pool.n_available(), 4);
 }

@@ -1,5 +1,6 @@
 #include "model/model.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <string_view>
 
@@ -45,11 +46,18 @@ std::unique_ptr<Model> Model::from_file(gguf::GgufFile file, const LoadOptions& 
 
 void Model::touch_weights() const {
   constexpr size_t kPage = 4096;
+  // Skip the repacked ranges (touching them would map the dropped pages back in); the copies
+  // were written at load and are resident already.
+  auto skip = panels_->replaced();
+  std::sort(skip.begin(), skip.end());
+  const uint8_t* p = file_.bytes().data();
+  const uint8_t* const end = p + file_.bytes().size();
   uint8_t sum = 0;
-  const auto bytes = file_.bytes();
-  for (size_t i = 0; i < bytes.size(); i += kPage)
-    if (!panels_->replaced(bytes.data() + i)) sum = static_cast<uint8_t>(sum + bytes[i]);
-  // Repacked copies were written at load and are resident already.
+  for (const auto& [begin, stop] : skip) {
+    for (; p < begin; p += kPage) sum = static_cast<uint8_t>(sum + *p);
+    p = std::max(p, stop);
+  }
+  for (; p < end; p += kPage) sum = static_cast<uint8_t>(sum + *p);
   volatile uint8_t keep = sum;
   (void)keep;
 }

@@ -15,18 +15,6 @@
 
 namespace edgellm::model {
 
-PanelStore::PanelStore(PanelStore&& o) noexcept
-    : file_(o.file_), enabled_(o.enabled_), regions_(std::move(o.regions_)), replaced_(std::move(o.replaced_)),
-      bytes_(o.bytes_) {
-  o.regions_.clear();
-}
-
-bool PanelStore::replaced(const uint8_t* p) const {
-  for (const auto& [begin, end] : replaced_)
-    if (p >= begin && p < end) return true;
-  return false;
-}
-
 PanelStore::~PanelStore() {
   for (const Region& r : regions_) munmap(r.address, r.length);
 }

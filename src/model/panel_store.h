@@ -22,7 +22,6 @@ class PanelStore {
   PanelStore(const gguf::GgufFile& file, bool enabled) : file_(file), enabled_(enabled) {}
   PanelStore(const PanelStore&) = delete;
   PanelStore& operator=(const PanelStore&) = delete;
-  PanelStore(PanelStore&&) noexcept;
   ~PanelStore();
 
   // Repacks m in place when possible (m must view the file's mapping, in row layout).
@@ -31,8 +30,9 @@ class PanelStore {
   void repack(std::vector<kernels::WeightMatrix>& stacked);
 
   size_t repacked_bytes() const { return bytes_; }
-  // True when byte `p` of the file's mapping was repacked (and so is no longer read).
-  bool replaced(const uint8_t* p) const;
+  // The byte ranges of the file's mapping that were repacked (and so are no longer read), in
+  // load order.
+  const std::vector<std::pair<const uint8_t*, const uint8_t*>>& replaced() const { return replaced_; }
 
  private:
   struct Region {
@@ -45,7 +45,7 @@ class PanelStore {
   const gguf::GgufFile& file_;
   bool enabled_;
   std::vector<Region> regions_;
-  std::vector<std::pair<const uint8_t*, const uint8_t*>> replaced_;  // file ranges now unused
+  std::vector<std::pair<const uint8_t*, const uint8_t*>> replaced_;
   size_t bytes_ = 0;
 };
 

@@ -33,17 +33,23 @@ void check_tensor_alignment(const gguf::TensorInfo& t) {
 
 bool WeightLoader::has(std::string_view name) const { return file_.find_tensor(name) != nullptr; }
 
-std::optional<kernels::WeightMatrix> WeightLoader::optional_matrix(std::string_view name,
-                                                                   int64_t rows,
-                                                                   int64_t cols) const {
+const gguf::TensorInfo* WeightLoader::weight_tensor(std::string_view name, const std::vector<int64_t>& dims) const {
   const gguf::TensorInfo* t = file_.find_tensor(name);
-  if (t == nullptr) return std::nullopt;
-  if (t->dims.size() != 2 || t->dims[0] != cols || t->dims[1] != rows)
-    fail("tensor '{}' has shape {}, expected [{}, {}] for architecture {}", name,
-         dims_text(t->dims), cols, rows, arch_);
+  if (t == nullptr) return nullptr;
+  if (t->dims != dims)
+    fail("tensor '{}' has shape {}, expected {} for architecture {}", name, dims_text(t->dims), dims_text(dims),
+         arch_);
   if (!quant::can_dequantize(t->type))
     fail("tensor '{}' has type {}, which this build cannot compute with", name, type_name(t->type));
   check_tensor_alignment(*t);
+  return t;
+}
+
+std::optional<kernels::WeightMatrix> WeightLoader::optional_matrix(std::string_view name,
+                                                                   int64_t rows,
+                                                                   int64_t cols) const {
+  const gguf::TensorInfo* t = weight_tensor(name, {cols, rows});
+  if (t == nullptr) return std::nullopt;
   return kernels::WeightMatrix{t->type, rows, cols, t->data};
 }
 
@@ -65,14 +71,8 @@ void WeightLoader::make_projection(kernels::WeightMatrix& m) const {
 
 std::vector<kernels::WeightMatrix> WeightLoader::stacked(const std::string& name, int64_t n, int64_t rows,
                                                          int64_t cols) const {
-  const gguf::TensorInfo* t = file_.find_tensor(name);
+  const gguf::TensorInfo* t = weight_tensor(name, {cols, rows, n});
   if (t == nullptr) fail("model file is missing tensor '{}' (required by architecture {})", name, arch_);
-  if (t->dims.size() != 3 || t->dims[0] != cols || t->dims[1] != rows || t->dims[2] != n)
-    fail("tensor '{}' has shape {}, expected [{}, {}, {}] for architecture {}", name, dims_text(t->dims), cols,
-         rows, n, arch_);
-  if (!quant::can_dequantize(t->type))
-    fail("tensor '{}' has type {}, which this build cannot compute with", name, type_name(t->type));
-  check_tensor_alignment(*t);
   std::vector<kernels::WeightMatrix> out;
   const size_t stride = row_bytes(t->type, cols) * static_cast<size_t>(rows);
   for (int64_t e = 0; e < n; ++e) out.push_back({t->type, rows, cols, t->data + static_cast<size_t>(e) * stride});

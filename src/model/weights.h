@@ -53,6 +53,10 @@ class WeightLoader {
   std::optional<std::vector<float>> optional_vector(std::string_view name, int64_t n) const;
 
  private:
+  // The tensor `name` checked against GGUF dims `dims`, a computable type and alignment (throws
+  // naming the tensor), or nullptr when the file has none.
+  const gguf::TensorInfo* weight_tensor(std::string_view name, const std::vector<int64_t>& dims) const;
+
   const gguf::GgufFile& file_;
   std::string arch_;
   PanelStore* panels_;

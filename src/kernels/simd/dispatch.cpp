@@ -3,9 +3,9 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "kernels/panel_layout.h"
 #include "kernels/simd/cpu_features.h"
 #include "kernels/simd/isa_sets.h"
-#include "kernels/panel_layout.h"
 #include "kernels/simd/kernels.h"
 
 namespace edgellm::kernels {
@@ -81,6 +81,22 @@ const FormatKernels& checked_format(const KernelSet& ks, TensorType type, int64_
     fail("kernels: row stride {} is shorter than a {}-column {} row ({} bytes)", row_stride, cols,
          type_name(type), bytes);
   return ks.formats[index];
+}
+
+// The checks and edge cases every batched entry shares: false when there is nothing for the
+// kernel to do (no rows or tokens; no columns, where y gets zeros).
+bool batch_needs_kernel(TensorType type, int64_t row_begin, int64_t row_end, int64_t cols, size_t xq_stride,
+                        int64_t n_tokens, float* y, size_t y_stride) {
+  if (n_tokens < 0) fail("kernels: negative token count {}", n_tokens);
+  if (n_tokens > 1 && (xq_stride < act_row_bytes(type, cols) || y_stride < size_t(row_end)))
+    fail("kernels: activation stride {} or output stride {} too short", xq_stride, y_stride);
+  if (row_end == row_begin || n_tokens == 0) return false;
+  if (cols == 0) {
+    for (int64_t t = 0; t < n_tokens; ++t)
+      for (int64_t r = row_begin; r < row_end; ++r) y[t * y_stride + r] = 0.0f;
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -165,15 +181,7 @@ void KernelSet::matmul(TensorType type, const uint8_t* w, size_t row_stride, int
                        int64_t row_end, int64_t cols, const void* xq, size_t xq_stride,
                        int64_t n_tokens, float* y, size_t y_stride) const {
   const auto& k = checked_format(*this, type, cols, row_stride, row_begin, row_end);
-  if (n_tokens < 0) fail("kernels: negative token count {}", n_tokens);
-  if (n_tokens > 1 && (xq_stride < act_row_bytes(type, cols) || y_stride < size_t(row_end)))
-    fail("kernels: activation stride {} or output stride {} too short", xq_stride, y_stride);
-  if (row_end == row_begin || n_tokens == 0) return;
-  if (cols == 0) {
-    for (int64_t t = 0; t < n_tokens; ++t)
-      for (int64_t r = row_begin; r < row_end; ++r) y[t * y_stride + r] = 0.0f;
-    return;
-  }
+  if (!batch_needs_kernel(type, row_begin, row_end, cols, xq_stride, n_tokens, y, y_stride)) return;
   k.matmul(w, row_stride, row_begin, row_end, cols, xq, xq_stride, n_tokens, y, y_stride);
 }
 
@@ -190,14 +198,7 @@ void KernelSet::panel_matmul(TensorType type, const uint8_t* w, size_t row_strid
   if (row_begin % kPanelRows != 0 || row_end % kPanelRows != 0)
     fail("kernels: panel rows [{}, {}) do not start and end on a 16-row panel", row_begin, row_end);
   if (row_stride != row_bytes(type, cols)) fail("kernels: panel-layout rows must be contiguous (stride {})", row_stride);
-  if (n_tokens < 0) fail("kernels: negative token count {}", n_tokens);
-  if (n_tokens > 1 && (xq_stride < act_row_bytes(type, cols) || y_stride < size_t(row_end)))
-    fail("kernels: activation stride {} or output stride {} too short", xq_stride, y_stride);
-  if (row_end == row_begin || n_tokens == 0 || cols == 0) {
-    for (int64_t t = 0; t < n_tokens; ++t)
-      for (int64_t r = row_begin; r < row_end; ++r) y[t * y_stride + r] = 0.0f;
-    return;
-  }
+  if (!batch_needs_kernel(type, row_begin, row_end, cols, xq_stride, n_tokens, y, y_stride)) return;
   k.panel_matmul(w, row_stride, row_begin, row_end, cols, xq, xq_stride, n_tokens, y, y_stride);
 }
 

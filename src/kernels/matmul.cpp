@@ -84,23 +84,12 @@ void matmul_generic(const WeightMatrix& w, const float* x, int64_t n_tokens, flo
   });
 }
 
-// The panel kernels read each panel once per 4 tokens: the activations of a block should stay
-// in L2 next to the panel (a quarter of it), or the re-reads miss. Weights are then streamed
-// once per block, which costs little next to the block's arithmetic from 16 tokens on.
-int64_t token_block(const WeightMatrix& w, size_t xq_stride) {
-  if (!w.panels) return kTokenBlock;
-  constexpr size_t kActivationBytes = 256 << 10;
-  const auto fit = static_cast<int64_t>(kActivationBytes / std::max<size_t>(xq_stride, 1));
-  return std::clamp<int64_t>(fit / 4 * 4, 16, kTokenBlock);
-}
-
 // Rows [row_begin, row_end) against every token, one token block at a time.
 void matmul_rows_blocked(const KernelSet& ks, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
                          const uint8_t* xq, size_t xq_stride, int64_t n_tokens, float* y) {
   const auto ys = static_cast<size_t>(w.rows);
-  const int64_t block = token_block(w, xq_stride);
-  for (int64_t t0 = 0; t0 < n_tokens; t0 += block) {
-    const int64_t nt = std::min(block, n_tokens - t0);
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
+    const int64_t nt = std::min(kTokenBlock, n_tokens - t0);
     matmul_rows(ks, w, row_begin, row_end, xq + static_cast<size_t>(t0) * xq_stride, xq_stride, nt,
                 y + static_cast<size_t>(t0) * ys, ys);
   }

@@ -20,13 +20,13 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/panel_layout.h"
 #include "kernels/simd/driver.h"
 #include "kernels/simd/x86_legacy_vnni-inl.h"
 
 namespace edgellm::kernels::x86 {
 namespace {
 
-constexpr int kPanelRowsX86 = 16;
 // A panel block ready for the dot products: 8 vectors of unsigned weights, 16 f32 scales.
 constexpr size_t kScratchBlockBytes = 8 * 64 + 64;
 
@@ -78,8 +78,8 @@ void scratch_from_rows(const uint8_t* w, size_t ws, int64_t nb, uint8_t* scratch
       _mm512_storeu_si512(sb + 64 * a, _mm512_permutex2var_epi64(u[a], idx_lo, u[a + 4]));
       _mm512_storeu_si512(sb + 64 * (a + 4), _mm512_permutex2var_epi64(u[a], idx_hi, u[a + 4]));
     }
-    alignas(32) uint16_t d[kPanelRowsX86];
-    for (int r = 0; r < kPanelRowsX86; ++r) d[r] = static_cast<uint16_t>(load_u16(wb + r * ws));
+    alignas(32) uint16_t d[kPanelRows];
+    for (int r = 0; r < kPanelRows; ++r) d[r] = static_cast<uint16_t>(load_u16(wb + r * ws));
     _mm512_storeu_ps(sb + 512, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(d))));
   }
 }
@@ -188,13 +188,13 @@ void matmul_panels(const uint8_t* w, size_t row_stride, int64_t row_begin, int64
                    int64_t cols, const void* xq, size_t xq_stride, int64_t n_tokens, float* y,
                    size_t y_stride) {
   const int64_t nb = cols / 32;
-  const int64_t panel_end = row_begin + (row_end - row_begin) / kPanelRowsX86 * kPanelRowsX86;
+  const int64_t panel_end = row_begin + (row_end - row_begin) / kPanelRows * kPanelRows;
   const auto* x = static_cast<const uint8_t*>(xq);
   if (panel_end > row_begin && n_tokens >= kMinPanelTokens) {
     ScratchBuffers& s = scratch_buffers();
     s.reserve(nb, n_tokens);
     token_constants<kQ4>(x, xq_stride, n_tokens, nb, s.dx.data(), s.seed.data());
-    for (int64_t r = row_begin; r < panel_end; r += kPanelRowsX86) {
+    for (int64_t r = row_begin; r < panel_end; r += kPanelRows) {
       scratch_from_rows<kQ4>(w + r * row_stride, row_stride, nb, s.panel.data());
       scratch_all_tokens(s.panel.data(), nb, x, xq_stride, s.dx.data(), s.seed.data(), n_tokens, y + r, y_stride);
     }
@@ -302,7 +302,7 @@ void matmul_packed(const uint8_t* w, size_t row_stride, int64_t row_begin, int64
   ScratchBuffers& s = scratch_buffers();
   s.reserve_tokens(nb, n_tokens);
   token_constants<kQ4>(x, xq_stride, n_tokens, nb, s.dx.data(), s.seed.data());
-  for (int64_t r = row_begin; r < row_end; r += kPanelRowsX86) {
+  for (int64_t r = row_begin; r < row_end; r += kPanelRows) {
     const uint8_t* panel = w + r * row_stride;
     float* yr = y + r;
     int64_t t = 0;

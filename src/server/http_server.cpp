@@ -68,10 +68,10 @@ struct StreamState {
 // prompt): clients ignore it, and a write to a client that went away fails, which cancels it.
 constexpr std::chrono::seconds kKeepAliveInterval{1};
 
-}  // namespace
-
 // Connections the kernel queues before the server accepts them (a burst of clients).
 constexpr int kListenBacklog = 1024;
+
+}  // namespace
 
 struct HttpServer::Impl {
   Impl(HttpOptions o, Scheduler& s, const Tokenizer& t, const chat::ChatTemplateSource& src, Metrics& m)

@@ -185,6 +185,21 @@ void timed_split(benchmark::State& state, edgellm::runtime::ThreadPool& pool, in
   state.SetIterationTime(*std::max_element(seconds.begin(), seconds.end()));
 }
 
+// Rewrites `copies` consecutive rows x kCols matrices into the panel layout; false (the benchmark
+// skipped) when the active level has no panel kernels for t.
+bool to_panels(benchmark::State& state, TensorType t, int64_t rows, size_t copies, std::vector<uint8_t>& w) {
+  if (!k::active().has_panel_kernels(t)) {
+    state.SkipWithError("no panel kernels for this type at this level");
+    return false;
+  }
+  const size_t matrix = edgellm::row_bytes(t, kCols) * static_cast<size_t>(rows);
+  std::vector<uint8_t> packed(w.size());
+  for (size_t c = 0; c < copies; ++c)
+    k::pack_panels(t, w.data() + c * matrix, kCols, 0, rows / k::kPanelRows, packed.data() + c * matrix);
+  w.swap(packed);
+  return true;
+}
+
 void bm_pool_matvec(benchmark::State& state, TensorType t, int threads, bool hot, bool panels) {
   edgellm::runtime::ThreadPool pool(threads);
   const k::KernelSet& ks = k::active();
@@ -193,16 +208,7 @@ void bm_pool_matvec(benchmark::State& state, TensorType t, int threads, bool hot
   const size_t matrix = stride * static_cast<size_t>(rows);
   const size_t copies = hot ? 1 : std::max<size_t>(2, (size_t{256} << 20) / matrix + 1);
   auto w = make_copies(t, rows, kCols, copies);
-  if (panels) {
-    if (!ks.has_panel_kernels(t)) {
-      state.SkipWithError("no panel kernels for this type at this level");
-      return;
-    }
-    auto packed = w;
-    for (size_t c = 0; c < copies; ++c)
-      k::pack_panels(t, w.data() + c * matrix, kCols, 0, rows / k::kPanelRows, packed.data() + c * matrix);
-    w.swap(packed);
-  }
+  if (panels && !to_panels(state, t, rows, copies, w)) return;
   const auto x = make_acts(kCols);
   std::vector<uint8_t> xq(k::act_row_bytes(t, kCols));
   ks.quantize_activations(t, x.data(), kCols, xq.data());
@@ -234,15 +240,7 @@ void bm_pool_prefill(benchmark::State& state, TensorType t, int threads, int64_t
   constexpr int64_t kPrefillRows = 2048;
   const size_t stride = edgellm::row_bytes(t, kCols);
   auto w = make_copies(t, kPrefillRows, kCols, 1);
-  if (panels) {
-    if (!ks.has_panel_kernels(t)) {
-      state.SkipWithError("no panel kernels for this type at this level");
-      return;
-    }
-    auto packed = w;
-    k::pack_panels(t, w.data(), kCols, 0, kPrefillRows / k::kPanelRows, packed.data());
-    w.swap(packed);
-  }
+  if (panels && !to_panels(state, t, kPrefillRows, 1, w)) return;
   const auto x = make_acts(kCols * tokens);
   const size_t ab = k::act_row_bytes(t, kCols);
   std::vector<uint8_t> xq(ab * static_cast<size_t>(tokens));

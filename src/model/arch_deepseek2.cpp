@@ -54,7 +54,7 @@ class Deepseek2Block final : public Layer {
 
     for (int64_t t = 0; t < n; ++t)
       kernels::rms_norm(x + t * n_embd_, attn_norm_.data(), norm + t * n_embd_, n_embd_, eps_);
-    attn_.forward(index, norm, branch, ctx, attn_.choose_path(ctx.pos0, n));
+    attn_.forward(index, norm, branch, ctx, ctx.batch ? MlaPath::Absorbed : attn_.choose_path(ctx.pos0, n));
     kernels::add_inplace(x, branch, n * n_embd_);
 
     for (int64_t t = 0; t < n; ++t)

@@ -40,7 +40,7 @@ struct LayerContext {
   int64_t n_tokens;
   // When set, each weight matmul reports its input first (see runtime/matmul_observer.h).
   runtime::MatmulObserver* observer = nullptr;
-  // When set (layers with supports_batch() only), the tokens belong to several sequences: rope
+  // When set, the tokens belong to several sequences (the server's continuous batching): rope
   // rows are per token at each token's own position, pos0 and kv are unused, and attention
   // (KV store included) goes through this hook (see runtime/batch_attention.h).
   runtime::BatchAttention* batch = nullptr;
@@ -54,8 +54,6 @@ class Layer {
   // x: n_tokens × n_embd residual stream, updated in place. Stores this batch's keys/values in
   // ctx.kv at positions pos0 .. pos0+n_tokens-1 of layer `index` and attends causally.
   virtual void forward(int index, float* x, LayerContext& ctx) const = 0;
-  // Whether forward() honours LayerContext::batch (multi-sequence batches).
-  virtual bool supports_batch() const { return false; }
 };
 
 class Architecture {

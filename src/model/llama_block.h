@@ -32,7 +32,6 @@ class LlamaBlock final : public Layer {
   LlamaBlock(const ModelConfig& config, LlamaBlockWeights weights);
   runtime::KvLayerShape kv_shape() const override;
   void forward(int index, float* x, LayerContext& ctx) const override;
-  bool supports_batch() const override { return true; }
 
  private:
   void forward_one(int index, float* x, LayerContext& ctx) const;

@@ -10,6 +10,7 @@
 #include "model/grouped_matmul.h"
 #include "model/weights.h"
 #include "runtime/attention.h"
+#include "runtime/batch_attention.h"
 #include "runtime/kv_cache.h"
 #include "runtime/scratch.h"
 #include "runtime/thread_pool.h"
@@ -129,22 +130,30 @@ void MlaAttention::forward(int layer, const float* x, float* out, LayerContext& 
     ctx.rope.apply(row + L, 1, R, cos, sin);
     ctx.rope.apply(q + t * H * dk + p_.head_dim_nope, H, dk, cos, sin);
   }
-  ctx.kv.store(layer, ctx.pos0, n, kv, nullptr);
-
   float* o = ctx.scratch.get(kO, sz(n * H * p_.head_dim_v));
-  if (path == MlaPath::Absorbed) {
-    attend_absorbed(layer, q, o, ctx);
+  if (ctx.batch != nullptr) {
+    // Several sequences in one step: the hook stores each token's cache row in its own
+    // sequence's blocks and attends per sequence; in latent space the rows are one KV head of
+    // width W whose first L columns are also the values.
+    float* qw = absorb_queries(q, ctx);
+    float* ol = ctx.scratch.get(kOLat, sz(n * H * L));
+    const runtime::AttentionShape shape{H, 1, W, L, p_.kq_scale};
+    ctx.batch->attend(layer, shape, qw, kv, nullptr, ol);
+    values_from_latent(ol, o, ctx);
   } else {
-    attend_decompressed(layer, q, o, ctx);
+    ctx.kv.store(layer, ctx.pos0, n, kv, nullptr);
+    if (path == MlaPath::Absorbed) {
+      attend_absorbed(layer, q, o, ctx);
+    } else {
+      attend_decompressed(layer, q, o, ctx);
+    }
   }
   kernels::matmul(w_.wo, o, n, out, ctx.pool);
 }
 
-void MlaAttention::attend_absorbed(int layer, const float* q, float* o, LayerContext& ctx) const {
+float* MlaAttention::absorb_queries(const float* q, LayerContext& ctx) const {
   const int64_t n = ctx.n_tokens, H = p_.n_head, dk = p_.head_dim_k(), L = p_.kv_lora_rank;
-  const int64_t nope = p_.head_dim_nope, R = p_.head_dim_rope, V = p_.head_dim_v, W = p_.cache_width();
-
-  // 1. Queries into latent space: per head [W_UKᵀ q_nope | q_pe], width W like a cache row.
+  const int64_t nope = p_.head_dim_nope, R = p_.head_dim_rope, W = p_.cache_width();
   float* qw = ctx.scratch.get(kQAbs, sz(n * H * W));
   if (w_.uk_transposed) {
     // All heads' W_UKᵀ q_nope in one dispatch, written straight into the rows of qw.
@@ -171,6 +180,20 @@ void MlaAttention::attend_absorbed(int layer, const float* q, float* o, LayerCon
       std::copy(pe, pe + R, qw + (t * H + h) * W + L);
     }
   }
+  return qw;
+}
+
+void MlaAttention::values_from_latent(const float* ol, float* o, LayerContext& ctx) const {
+  const int64_t H = p_.n_head, L = p_.kv_lora_rank, V = p_.head_dim_v;
+  std::vector<MatmulTask> tasks;
+  for (int64_t h = 0; h < H; ++h) tasks.push_back({w_.uv[sz(h)], ol + h * L, H * L, ctx.n_tokens, o + h * V, H * V});
+  grouped_matmul(tasks, activation_buffer(ctx, tasks), ctx.pool);
+}
+
+void MlaAttention::attend_absorbed(int layer, const float* q, float* o, LayerContext& ctx) const {
+  const int64_t n = ctx.n_tokens, H = p_.n_head, L = p_.kv_lora_rank, W = p_.cache_width();
+  // 1. Queries into latent space: per head [W_UKᵀ q_nope | q_pe], width W like a cache row.
+  const float* qw = absorb_queries(q, ctx);
 
   // 2. Attention of every (token, head) over the cached rows; the values are the latents (the
   // first L columns of the same rows). A tile holds up to kHeadsPerTile heads of one token:
@@ -200,9 +223,7 @@ void MlaAttention::attend_absorbed(int layer, const float* q, float* o, LayerCon
 
   // 3. Values out of latent space: o_h = W_UV_h · (attention-weighted latent), all heads in
   // one dispatch.
-  std::vector<MatmulTask> tasks;
-  for (int64_t h = 0; h < H; ++h) tasks.push_back({w_.uv[sz(h)], ol + h * L, H * L, n, o + h * V, H * V});
-  grouped_matmul(tasks, activation_buffer(ctx, tasks), ctx.pool);
+  values_from_latent(ol, o, ctx);
 }
 
 void MlaAttention::attend_decompressed(int layer, const float* q, float* o, LayerContext& ctx) const {

@@ -57,10 +57,16 @@ class MlaAttention {
   MlaPath choose_path(int64_t pos0, int64_t n_tokens) const;
 
   // x: ctx.n_tokens rows of n_embd (normalized input); out: ctx.n_tokens rows of n_embd (the
-  // attention output after W_O). Appends this batch's cache rows to layer `layer` of ctx.kv.
+  // attention output after W_O). Appends this batch's cache rows to layer `layer` of ctx.kv, or
+  // hands them to ctx.batch (multi-sequence steps, always absorbed; `path` is then ignored).
   void forward(int layer, const float* x, float* out, LayerContext& ctx, MlaPath path) const;
 
  private:
+  // Per token and head [W_UKᵀ q_nope | q_pe] (width kv_lora_rank + rope, like a cache row), in
+  // the scratch.
+  float* absorb_queries(const float* q, LayerContext& ctx) const;
+  // o_h = W_UV_h · ol_h for every token and head (ol: n × H × kv_lora_rank).
+  void values_from_latent(const float* ol, float* o, LayerContext& ctx) const;
   void attend_absorbed(int layer, const float* q, float* o, LayerContext& ctx) const;
   void attend_decompressed(int layer, const float* q, float* o, LayerContext& ctx) const;
 

@@ -14,7 +14,9 @@ class BatchAttention {
   virtual ~BatchAttention() = default;
   // q: n_tokens rows of n_head·head_dim_k (RoPE applied at each token's own position);
   // k, v: n_tokens rows of n_head_kv·head_dim_k / head_dim_v; out: n_tokens rows of
-  // n_head·head_dim_v.
+  // n_head·head_dim_v. For a layer that keeps no value rows (KV shape v_width 0: MLA's latent
+  // attention, one KV head whose values are the first head_dim_v columns of its keys) v is
+  // nullptr.
   virtual void attend(int layer, const AttentionShape& shape, const float* q, const float* k,
                       const float* v, float* out) = 0;
 };

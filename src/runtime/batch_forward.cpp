@@ -58,7 +58,7 @@ class SegmentAttention final : public BatchAttention {
         const int64_t pos = seg.seq->n_past + j;
         const int64_t t = first_token_[i] + j;
         kv_.store(layer, seg.seq->blocks[static_cast<size_t>(pos / bs)], pos % bs, k + t * ks.k_width,
-                  v + t * ks.v_width);
+                  ks.v_width > 0 ? v + t * ks.v_width : nullptr);
       }
     }
     const int64_t group = s.n_head / s.n_head_kv;
@@ -121,19 +121,10 @@ class SegmentAttention final : public BatchAttention {
 
 }  // namespace
 
-bool BatchForward::supported(const model::Model& model) {
-  return std::all_of(model.layers().begin(), model.layers().end(),
-                     [](const auto& layer) { return layer->supports_batch(); });
-}
-
 std::vector<KvLayerShape> BatchForward::kv_shapes(const model::Model& model) {
   std::vector<KvLayerShape> shapes;
   for (const auto& layer : model.layers()) shapes.push_back(layer->kv_shape());
   return shapes;
-}
-
-std::vector<KvLayerShape> BatchForward::pool_shapes(const model::Model& model) {
-  return supported(model) ? kv_shapes(model) : std::vector<KvLayerShape>{{1, 0}};
 }
 
 BatchForward::BatchForward(const model::Model& model, PagedKvPool& kv, ThreadPool& pool, int64_t n_ctx,
@@ -142,9 +133,8 @@ BatchForward::BatchForward(const model::Model& model, PagedKvPool& kv, ThreadPoo
       kv_(kv),
       pool_(pool),
       n_ctx_(n_ctx),
-      batched_(supported(model)),
       row_multiple_(batch_invariant && !kernels_batch_invariant(model) ? kTokenRowMultiple : 1) {
-  if (batched_ && kv.n_layers() != model.layers().size())
+  if (kv.n_layers() != model.layers().size())
     fail("paged KV pool has {} layers, the model {}", kv.n_layers(), model.layers().size());
   if (n_ctx <= 0) fail("batch: context size {} must be positive", n_ctx);
 }
@@ -159,7 +149,7 @@ void BatchForward::validate(std::span<const int32_t> tokens, std::span<const Bat
     const int64_t end = s.seq->n_past + s.n_tokens;
     if (end > static_cast<int64_t>(s.seq->blocks.size()) * kv_.block_size())
       fail("batch: sequence holds {} blocks, too few for position {}", s.seq->blocks.size(), end - 1);
-    if (!batched_ && end > n_ctx_) fail("batch: position {} is outside the context of {}", end - 1, n_ctx_);
+    if (end > n_ctx_) fail("batch: position {} is outside the context of {}", end - 1, n_ctx_);
     total += s.n_tokens;
   }
   if (total != static_cast<int64_t>(tokens.size()))
@@ -201,10 +191,6 @@ std::span<const float> BatchForward::run(std::span<const int32_t> tokens,
                                          std::span<const BatchSegment> segments) {
   validate(tokens, segments);
   if (tokens.empty()) return {};
-  if (!batched_) {
-    run_per_sequence(tokens, segments);
-    return logits_;
-  }
   const int64_t n = padded(static_cast<int64_t>(tokens.size()));
   embed(tokens);
 
@@ -235,36 +221,6 @@ std::span<const float> BatchForward::run(std::span<const int32_t> tokens,
   }
   project_logits(rows);
   return logits_;
-}
-
-// The fallback: each segment through all layers on its own, over its contiguous cache. The
-// logit rows are collected in the residual stream of the whole step, then projected together.
-void BatchForward::run_per_sequence(std::span<const int32_t> tokens, std::span<const BatchSegment> segments) {
-  const int64_t n_embd = model_.config().n_embd;
-  std::vector<float> last_rows;
-  size_t first = 0;
-  for (const BatchSegment& s : segments) {
-    if (!s.seq->dense) s.seq->dense = std::make_shared<KvCache>(n_ctx_, kv_shapes(model_), kv_.type());
-    const auto seg_tokens = tokens.subspan(first, static_cast<size_t>(s.n_tokens));
-    first += seg_tokens.size();
-    embed(seg_tokens);
-    const kernels::Rope& rope = model_.rope();
-    float* cos = scratch_.get(kRopeCos, static_cast<size_t>(s.n_tokens * rope.n_pairs()));
-    float* sin = scratch_.get(kRopeSin, static_cast<size_t>(s.n_tokens * rope.n_pairs()));
-    rope.angles(s.seq->n_past, s.n_tokens, cos, sin);
-    model::LayerContext ctx{pool_, *s.seq->dense, scratch_, rope, cos, sin, s.seq->n_past, s.n_tokens, nullptr, nullptr};
-    const auto& layers = model_.layers();
-    for (size_t i = 0; i < layers.size(); ++i) layers[i]->forward(static_cast<int>(i), x_.data(), ctx);
-    s.seq->n_past += s.n_tokens;
-    if (s.want_logits) {
-      const auto last = x_.begin() + (s.n_tokens - 1) * n_embd;
-      last_rows.insert(last_rows.end(), last, last + n_embd);
-    }
-  }
-  x_ = std::move(last_rows);
-  std::vector<int64_t> rows(x_.size() / static_cast<size_t>(n_embd));
-  for (size_t r = 0; r < rows.size(); ++r) rows[r] = static_cast<int64_t>(r);
-  project_logits(rows);
 }
 
 }  // namespace edgellm::runtime

@@ -26,30 +26,20 @@ struct BatchSegment {
   bool want_logits = false;  // return the logits of the segment's last token
 };
 
-// Models with a layer that cannot attend across a multi-sequence batch (DeepSeek-V2's MLA) run
-// a per-sequence fallback: each segment goes through the layers on its own, with its KV in a
-// contiguous per-sequence cache (SequenceKv::dense, n_ctx positions); the pool's blocks then
-// only account for memory, and prefix reuse is off.
 class BatchForward {
  public:
-  // n_ctx: positions of a per-sequence cache in the fallback. batch_invariant: a sequence's
-  // logits are bit-identical whatever shares its step. Free when the CPU's kernels for every
+  // n_ctx: the most positions a sequence may reach. batch_invariant: a sequence's logits are
+  // bit-identical whatever shares its step. Free when the CPU's kernels for every
   // weight format of the model are batch-invariant (kernels::KernelSet::batch_invariant);
   // otherwise every matmul is padded to full 4-token tiles (costs compute on small steps, e.g.
   // one decoding request runs 4 rows).
   BatchForward(const model::Model& model, PagedKvPool& kv, ThreadPool& pool, int64_t n_ctx,
                bool batch_invariant = true);
 
-  // Whether every layer of the model supports multi-sequence batches (llama/qwen2 do).
-  static bool supported(const model::Model& model);
-  bool batched() const { return batched_; }
   // Token rows of a step are padded to a multiple of this (1: no padding).
   int64_t row_multiple() const { return row_multiple_; }
-  // The per-layer KV row shapes of the model.
+  // The per-layer KV row shapes of the model (what its PagedKvPool needs).
   static std::vector<KvLayerShape> kv_shapes(const model::Model& model);
-  // The shapes a PagedKvPool for this model needs: kv_shapes(), or one 1-float row per position
-  // (accounting only) in the fallback.
-  static std::vector<KvLayerShape> pool_shapes(const model::Model& model);
 
   // tokens: the segments' tokens, segment after segment. Every segment's sequence must already
   // hold blocks covering positions up to n_past + n_tokens. Returns one row of n_vocab logits per
@@ -63,13 +53,11 @@ class BatchForward {
   int64_t padded(int64_t n) const;
   void embed(std::span<const int32_t> tokens);
   void project_logits(const std::vector<int64_t>& rows);
-  void run_per_sequence(std::span<const int32_t> tokens, std::span<const BatchSegment> segments);
 
   const model::Model& model_;
   PagedKvPool& kv_;
   ThreadPool& pool_;
   int64_t n_ctx_;
-  bool batched_;
   int64_t row_multiple_;
   Scratch scratch_;
   std::vector<float> x_;

@@ -150,18 +150,22 @@ KvRows PagedKvPool::block_rows(int layer, int32_t block, int64_t k_col, int64_t 
   shape(layer);  // validates the index
   check_block(block);
   const LayerData& l = layers_[static_cast<size_t>(layer)];
-  if (n_pos < 0 || n_pos > block_size_ || k_col < 0 || v_col < 0 || k_col > l.shape.k_width || v_col > l.shape.v_width)
+  // A layer without value rows (MLA) reads its values from the key rows.
+  const bool shared_rows = l.shape.v_width == 0;
+  const int64_t v_limit = shared_rows ? l.shape.k_width : l.shape.v_width;
+  if (n_pos < 0 || n_pos > block_size_ || k_col < 0 || v_col < 0 || k_col > l.shape.k_width || v_col > v_limit)
     fail("paged KV: rows {} of a {}-position block, columns {} / {} out of range", n_pos, block_size_, k_col, v_col);
   const auto row = static_cast<size_t>(block) * static_cast<size_t>(block_size_);
-  const auto kw = static_cast<size_t>(l.shape.k_width), vw = static_cast<size_t>(l.shape.v_width);
+  const auto kw = static_cast<size_t>(l.shape.k_width);
+  const auto vw = shared_rows ? kw : static_cast<size_t>(l.shape.v_width);
   KvRows r;
   r.type = type_;
   if (type_ == KvType::F16) {
     r.k = l.k16.data() + row * kw + static_cast<size_t>(k_col);
-    r.v = l.v16.data() + row * vw + static_cast<size_t>(v_col);
+    r.v = (shared_rows ? l.k16.data() : l.v16.data()) + row * vw + static_cast<size_t>(v_col);
   } else {
     r.k = l.k32.data() + row * kw + static_cast<size_t>(k_col);
-    r.v = l.v32.data() + row * vw + static_cast<size_t>(v_col);
+    r.v = (shared_rows ? l.k32.data() : l.v32.data()) + row * vw + static_cast<size_t>(v_col);
   }
   r.k_stride = kw;
   r.v_stride = vw;

@@ -12,7 +12,6 @@
 
 #include <cstdint>
 #include <map>
-#include <memory>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -27,9 +26,6 @@ struct SequenceKv {
   std::vector<int32_t> blocks;
   std::vector<uint64_t> block_hashes;  // chain hashes of the published leading blocks
   int64_t n_past = 0;
-  // Models whose layers cannot attend across a multi-sequence batch (BatchForward's per-sequence
-  // fallback) keep the KV in this contiguous cache instead; the blocks then only do accounting.
-  std::shared_ptr<KvCache> dense;
 };
 
 class PagedKvPool {
@@ -67,7 +63,9 @@ class PagedKvPool {
   // Writes the key (and value) row of one position: row `offset` of `block`, layer `layer`.
   void store(int layer, int32_t block, int64_t offset, const float* k, const float* v);
   // The first n_pos rows of `block` in place, for an AttentionTile: key columns from k_col,
-  // value columns from v_col, numbered from position pos_begin.
+  // value columns from v_col, numbered from position pos_begin. A layer without value rows
+  // (v_width 0: MLA, whose values are the latent part of its key rows) takes the value columns
+  // from the key rows.
   KvRows block_rows(int layer, int32_t block, int64_t k_col, int64_t v_col, int64_t pos_begin,
                     int64_t n_pos) const;
 

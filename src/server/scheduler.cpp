@@ -63,7 +63,7 @@ Scheduler::Scheduler(const model::Model& model, const Tokenizer& tokenizer, runt
       tokenizer_(tokenizer),
       options_(options),
       metrics_(metrics),
-      kv_(runtime::BatchForward::pool_shapes(model), pool_blocks(options), options.block_size, options.kv_type),
+      kv_(runtime::BatchForward::kv_shapes(model), pool_blocks(options), options.block_size, options.kv_type),
       forward_(model, kv_, pool, options.n_ctx, options.batch_invariant) {
   if (options_.max_step_tokens < options_.parallel)
     fail("a step of {} tokens cannot hold one decode token of each of {} slots", options_.max_step_tokens,
@@ -125,8 +125,7 @@ bool Scheduler::admit(std::unique_ptr<Slot>& slot) {
   const int64_t bs = kv_.block_size();
   const std::vector<int32_t>& prompt = slot->request.prompt;
   // Reuse whole blocks only, and leave at least one prompt token to run (its logits are needed).
-  // (The per-sequence fallback keeps KV outside the blocks: nothing to reuse there.)
-  const int64_t reusable = forward_.batched() ? (slot->n_prompt() - 1) / bs : 0;
+  const int64_t reusable = (slot->n_prompt() - 1) / bs;
   uint64_t parent = 0;
   for (int64_t b = 0; b < reusable; ++b) {
     const std::span<const int32_t> block_tokens(prompt.data() + b * bs, static_cast<size_t>(bs));

@@ -6,9 +6,11 @@
 
 #include <cmath>
 #include <cstring>
+#include <string_view>
 #include <vector>
 
 #include "core/error.h"
+#include "core/fp16.h"
 #include "model/model.h"
 #include "gguf/gguf_file.h"
 #include "model/deepseek2_test_util.h"
@@ -93,11 +95,33 @@ TEST(PagedKvPool, RowsRoundTripAcrossBlocks) {
   EXPECT_EQ(pool.n_available(), 4);
 }
 
+// A layer without value rows (MLA: v_width 0) reads its values from the key rows, F16 or F32.
+TEST(PagedKvPool, LayerWithoutValueRowsReadsValuesFromKeys) {
+  for (KvType type : {KvType::F32, KvType::F16}) {
+    PagedKvPool pool({{6, 0}}, 2, 2, type);
+    const int32_t block = pool.allocate();
+    for (int64_t p = 0; p < 2; ++p) {
+      std::vector<float> k(6);
+      for (int i = 0; i < 6; ++i) k[static_cast<size_t>(i)] = static_cast<float>(p * 10 + i);
+      pool.store(0, block, p, k.data(), nullptr);
+    }
+    const KvRows r = pool.block_rows(0, block, 0, 2, 0, 2);
+    EXPECT_EQ(r.v_stride, r.k_stride);
+    const auto value = [&](int64_t p, int64_t col) {
+      const size_t i = static_cast<size_t>(p) * r.v_stride + static_cast<size_t>(col);
+      return type == KvType::F16 ? fp16_to_fp32(static_cast<const uint16_t*>(r.v)[i]) : static_cast<const float*>(r.v)[i];
+    };
+    EXPECT_EQ(value(0, 0), 2.0f);  // value column 0 is key column 2
+    EXPECT_EQ(value(1, 3), 15.0f);
+    EXPECT_THROW(pool.block_rows(0, block, 0, 7, 0, 2), Error);  // past the key row
+  }
+}
+
 // Logits of every sequence in a mixed batch (prompt chunks + decode tokens of other sequences)
 // equal those of a Session running that sequence alone.
 void expect_batches_match_sessions(const model::Model& model, bool batch_invariant = true) {
   ThreadPool pool(2);
-  PagedKvPool kv(BatchForward::pool_shapes(model), 32, 4, KvType::F32);
+  PagedKvPool kv(BatchForward::kv_shapes(model), 32, 4, KvType::F32);
   BatchForward forward(model, kv, pool, 64, batch_invariant);
   const auto n_vocab = static_cast<int32_t>(model.config().n_vocab);
   std::vector<std::vector<int32_t>> prompts = {
@@ -165,61 +189,73 @@ void expect_batches_match_sessions(const model::Model& model, bool batch_invaria
 
 TEST(BatchForward, MatchesSessionPerSequence) {
   const auto model = model::Model::load(test::tiny_server_model_path());
-  ASSERT_TRUE(BatchForward::supported(*model));
   expect_batches_match_sessions(*model, true);
   expect_batches_match_sessions(*model, false);  // no padding rows
 }
 
-// DeepSeek-V2 (MLA) runs the per-sequence fallback, with the same results.
-TEST(BatchForward, DeepseekFallbackMatchesSessionPerSequence) {
-  const std::vector<uint8_t> bytes = test::make_tiny_deepseek2_gguf({});
-  const auto model = model::Model::from_file(gguf::GgufFile::from_buffer(bytes));
-  ASSERT_FALSE(BatchForward::supported(*model));
-  expect_batches_match_sessions(*model);
+// DeepSeek-V2: MLA attends in latent space per sequence over the paged blocks (values read from
+// the key rows), and the MoE groups the step's tokens of all sequences by expert. Sessions use
+// the decompressed order for these prompts and the absorbed one for decode: both agree.
+TEST(BatchForward, DeepseekMatchesSessionPerSequence) {
+  for (bool low_rank_q : {false, true}) {
+    test::TinyDeepseek2Options o;
+    if (low_rank_q) o.q_lora_rank = 24;
+    const std::vector<uint8_t> bytes = test::make_tiny_deepseek2_gguf(o);
+    const auto model = model::Model::from_file(gguf::GgufFile::from_buffer(bytes));
+    expect_batches_match_sessions(*model);
+  }
 }
 
 // A sequence's logits are bit-identical whether it runs alone or with 1..6 other sequences in
 // the step (prefill and decode), also with quantized weights: this is what makes greedy output
 // independent of the load. These formats' kernels are batch-invariant on every level, so the
 // steps run unpadded (1, 2, 3, ... token rows: matvec, tail tiles and full tiles all mixed).
-TEST(BatchForward, LogitsDoNotDependOnBatchNeighbours) {
-  for (TensorType type : {TensorType::F32, TensorType::Q4_0, TensorType::Q8_0}) {
-    const auto model = model::Model::load(test::tiny_server_model_path(type));
-    ThreadPool pool(2);
-    const std::vector<int32_t> prompt = {5, 6, 7, 8, 9, 10};
-    std::vector<float> alone_prefill, alone_decode;
-    for (int others = 0; others <= 6; ++others) {
-      PagedKvPool kv(BatchForward::pool_shapes(*model), 64, 4, KvType::F16);
-      BatchForward forward(*model, kv, pool, 64);
-      ASSERT_EQ(forward.row_multiple(), 1) << type_name(type) << ": kernels not batch-invariant, steps padded";
-      std::vector<SequenceKv> seqs(static_cast<size_t>(others + 1));
-      std::vector<int32_t> tokens = prompt;
-      std::vector<BatchSegment> segs = {{&seqs[0], 6, true}};
-      for (int o = 1; o <= others; ++o) {
-        for (int j = 0; j < o + 1; ++j) tokens.push_back(20 + o * 3 + j);
-        segs.push_back({&seqs[static_cast<size_t>(o)], o + 1, true});
-      }
-      for (size_t i = 0; i < seqs.size(); ++i)
-        while (static_cast<int64_t>(seqs[i].blocks.size()) * 4 < 8) seqs[i].blocks.push_back(kv.allocate());
-      auto logits = forward.run(tokens, segs);
-      const auto n_vocab = static_cast<size_t>(model->config().n_vocab);
-      const std::vector<float> prefill(logits.begin(), logits.begin() + static_cast<std::ptrdiff_t>(n_vocab));
-      // One decode token for everyone.
-      tokens.assign(seqs.size(), 77);
-      for (auto& seg : segs) seg.n_tokens = 1;
-      logits = forward.run(tokens, segs);
-      const std::vector<float> decode(logits.begin(), logits.begin() + static_cast<std::ptrdiff_t>(n_vocab));
-      if (others == 0) {
-        alone_prefill = prefill;
-        alone_decode = decode;
-        continue;
-      }
-      EXPECT_EQ(std::memcmp(prefill.data(), alone_prefill.data(), n_vocab * 4), 0)
-          << type_name(type) << ": prefill logits change with " << others << " neighbours";
-      EXPECT_EQ(std::memcmp(decode.data(), alone_decode.data(), n_vocab * 4), 0)
-          << type_name(type) << ": decode logits change with " << others << " neighbours";
+void expect_no_neighbour_effect(const model::Model& model, std::string_view name) {
+  ThreadPool pool(2);
+  const std::vector<int32_t> prompt = {5, 6, 7, 8, 9, 10};
+  const auto n_vocab = static_cast<size_t>(model.config().n_vocab);
+  std::vector<float> alone_prefill, alone_decode;
+  for (int others = 0; others <= 6; ++others) {
+    PagedKvPool kv(BatchForward::kv_shapes(model), 64, 4, KvType::F16);
+    BatchForward forward(model, kv, pool, 64);
+    ASSERT_EQ(forward.row_multiple(), 1) << name << ": kernels not batch-invariant, steps padded";
+    std::vector<SequenceKv> seqs(static_cast<size_t>(others + 1));
+    std::vector<int32_t> tokens = prompt;
+    std::vector<BatchSegment> segs = {{&seqs[0], 6, true}};
+    for (int o = 1; o <= others; ++o) {
+      for (int j = 0; j < o + 1; ++j) tokens.push_back((20 + o * 3 + j) % static_cast<int32_t>(n_vocab));
+      segs.push_back({&seqs[static_cast<size_t>(o)], o + 1, true});
     }
+    for (size_t i = 0; i < seqs.size(); ++i)
+      while (static_cast<int64_t>(seqs[i].blocks.size()) * 4 < 8) seqs[i].blocks.push_back(kv.allocate());
+    auto logits = forward.run(tokens, segs);
+    const std::vector<float> prefill(logits.begin(), logits.begin() + static_cast<std::ptrdiff_t>(n_vocab));
+    // One decode token for everyone.
+    tokens.assign(seqs.size(), 7);
+    for (auto& seg : segs) seg.n_tokens = 1;
+    logits = forward.run(tokens, segs);
+    const std::vector<float> decode(logits.begin(), logits.begin() + static_cast<std::ptrdiff_t>(n_vocab));
+    if (others == 0) {
+      alone_prefill = prefill;
+      alone_decode = decode;
+      continue;
+    }
+    EXPECT_EQ(std::memcmp(prefill.data(), alone_prefill.data(), n_vocab * 4), 0)
+        << name << ": prefill logits change with " << others << " neighbours";
+    EXPECT_EQ(std::memcmp(decode.data(), alone_decode.data(), n_vocab * 4), 0)
+        << name << ": decode logits change with " << others << " neighbours";
   }
+}
+
+TEST(BatchForward, LogitsDoNotDependOnBatchNeighbours) {
+  for (TensorType type : {TensorType::F32, TensorType::Q4_0, TensorType::Q8_0})
+    expect_no_neighbour_effect(*model::Model::load(test::tiny_server_model_path(type)), type_name(type));
+}
+
+// The same for DeepSeek-V2, whose MoE groups the step's tokens by expert across sequences.
+TEST(BatchForward, DeepseekLogitsDoNotDependOnBatchNeighbours) {
+  const std::vector<uint8_t> bytes = test::make_tiny_deepseek2_gguf({});
+  expect_no_neighbour_effect(*model::Model::from_file(gguf::GgufFile::from_buffer(bytes)), "deepseek2");
 }
 
 TEST(BatchForward, RejectsBadSegmentsBeforeChangingState) {

@@ -55,6 +55,10 @@ const TensorType kFormats[] = {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q
                                TensorType::Q5_1, TensorType::Q5_K, TensorType::Q2_K,
                                TensorType::Q3_K, TensorType::IQ4_NL, TensorType::F16,
                                TensorType::BF16, TensorType::F32};
+// The prefill and thread-pool benchmarks: the panel formats (Q5_0 is most of Qwen2.5-0.5B's
+// Q4_K_M file, whose 896-wide rows are not whole K-quant super-blocks) and two K-quants.
+const TensorType kMatmulFormats[] = {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0, TensorType::Q4_K,
+                                     TensorType::Q6_K};
 
 // Random bytes with sane fp16 scales: enough for timing (values do not affect the kernels' speed).
 std::vector<uint8_t> make_weights(TensorType t, size_t bytes, std::mt19937& rng) {
@@ -315,7 +319,7 @@ int main(int argc, char** argv) {
           ->Unit(benchmark::kMicrosecond)
           ->MinTime(0.2);
     }
-    for (TensorType t : {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K}) {
+    for (TensorType t : kMatmulFormats) {
       const std::string name(edgellm::type_name(t));
       benchmark::RegisterBenchmark(("matmul/" + level + "/" + name).c_str(), bm_matmul, ks, t)
           ->Unit(benchmark::kMillisecond)
@@ -324,7 +328,7 @@ int main(int argc, char** argv) {
   }
   for (int threads : {1, 2}) {
     const std::string suffix = "/threads:" + std::to_string(threads);
-    for (TensorType t : {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K}) {
+    for (TensorType t : kMatmulFormats) {
       const std::string name(edgellm::type_name(t));
       for (bool panels : {false, true}) {
         if (panels && !k::has_panel_layout(t)) continue;

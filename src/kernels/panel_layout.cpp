@@ -12,24 +12,58 @@ namespace {
 
 constexpr size_t kScaleBytes = 2;
 constexpr int kBlockElems = 32;
+constexpr size_t kVectorBytes = 64;
+constexpr int kFifthBitMasks = 8;  // Q5_0: one 64-bit mask per weight vector
 
 struct PanelFormat {
   size_t block_bytes;  // one row's block in the GGUF layout
+  size_t quant_at;     // where the row's nibble / int8 bytes start in its block
   int vectors;         // 64-byte vectors per panel block
   uint8_t bias;        // xor applied to each quant byte (Q8_0: signed -> value + 128)
+  bool fifth_bits;     // Q5_0: the qh word after the scale, 8 bit masks in the panel
+  size_t scales_at() const { return kVectorBytes * static_cast<size_t>(vectors) + (fifth_bits ? 64 : 0); }
 };
 
 PanelFormat panel_format(TensorType type) {
   switch (type) {
-    case TensorType::Q4_0: return {18, 4, 0x00};
-    case TensorType::Q8_0: return {34, 8, 0x80};
+    case TensorType::Q4_0: return {18, 2, 4, 0x00, false};
+    case TensorType::Q5_0: return {22, 6, 4, 0x00, true};
+    case TensorType::Q8_0: return {34, 2, 8, 0x80, false};
     default: fail("panel layout: type {} has none", type_name(type));
   }
 }
 
+uint32_t load_le32(const uint8_t* p) {
+  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
+}
+
+// Nibble k of qh (the fifth bits of elements 4k..4k+3) goes to nibble `row` of mask k, so bit
+// 4 * row + i of mask k belongs to byte 4 * row + i of weight vector k (element 4k + i).
+void scatter_fifth_bits(uint32_t qh, int64_t row, uint64_t masks[kFifthBitMasks]) {
+  for (int k = 0; k < kFifthBitMasks; ++k) masks[k] |= uint64_t{(qh >> (4 * k)) & 0xfu} << (4 * row);
+}
+
+// The 8 masks, little-endian (the kernel loads each into a 64-bit mask register).
+void store_fifth_bits(const uint64_t masks[kFifthBitMasks], uint8_t* out) {
+  for (int k = 0; k < kFifthBitMasks; ++k)
+    for (int i = 0; i < 8; ++i) out[8 * k + i] = static_cast<uint8_t>(masks[k] >> (8 * i));
+}
+
+// Row `row`'s qh word back from the masks.
+uint32_t gather_fifth_bits(const uint8_t* masks, int64_t row) {
+  uint32_t qh = 0;
+  for (int k = 0; k < kFifthBitMasks; ++k) {
+    const uint8_t byte = masks[8 * k + row / 2];  // masks are little-endian
+    qh |= uint32_t{(row % 2 == 0 ? byte : byte >> 4) & 0xfu} << (4 * k);
+  }
+  return qh;
+}
+
 }  // namespace
 
-bool has_panel_layout(TensorType type) { return type == TensorType::Q4_0 || type == TensorType::Q8_0; }
+bool has_panel_layout(TensorType type) {
+  return type == TensorType::Q4_0 || type == TensorType::Q5_0 || type == TensorType::Q8_0;
+}
 
 bool can_use_panels(TensorType type, int64_t rows, int64_t cols) {
   return has_panel_layout(type) && rows > 0 && rows % kPanelRows == 0 && cols > 0 && cols % kBlockElems == 0;
@@ -45,16 +79,19 @@ void pack_panels(TensorType type, const uint8_t* src, int64_t cols, int64_t pane
     const size_t base = static_cast<size_t>(p) * kPanelRows * row_stride;
     for (int64_t b = 0; b < nb; ++b) {
       uint8_t* out = dst + base + static_cast<size_t>(b) * panel_block;
+      uint64_t masks[kFifthBitMasks] = {};
       for (int64_t r = 0; r < kPanelRows; ++r) {
         const uint8_t* blk = src + base + static_cast<size_t>(r) * row_stride + static_cast<size_t>(b) * f.block_bytes;
         for (int j = 0; j < f.vectors; ++j) {  // one dword (4 quant bytes) at a time
           uint32_t q;
-          std::memcpy(&q, blk + kScaleBytes + 4 * j, 4);
+          std::memcpy(&q, blk + f.quant_at + 4 * j, 4);
           q ^= f.bias * 0x01010101u;
-          std::memcpy(out + 64 * j + 4 * r, &q, 4);
+          std::memcpy(out + kVectorBytes * j + 4 * r, &q, 4);
         }
-        std::memcpy(out + 64 * f.vectors + kScaleBytes * r, blk, kScaleBytes);
+        if (f.fifth_bits) scatter_fifth_bits(load_le32(blk + kScaleBytes), r, masks);
+        std::memcpy(out + f.scales_at() + kScaleBytes * r, blk, kScaleBytes);
       }
+      if (f.fifth_bits) store_fifth_bits(masks, out + kVectorBytes * f.vectors);
     }
   }
 }
@@ -69,9 +106,13 @@ void unpack_panel_row(TensorType type, const uint8_t* panels, int64_t cols, int6
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* in = panel + static_cast<size_t>(b) * panel_block;
     uint8_t* blk = out + static_cast<size_t>(b) * f.block_bytes;
-    std::memcpy(blk, in + 64 * f.vectors + kScaleBytes * pr, kScaleBytes);
+    std::memcpy(blk, in + f.scales_at() + kScaleBytes * pr, kScaleBytes);
+    if (f.fifth_bits) {
+      const uint32_t qh = gather_fifth_bits(in + kVectorBytes * f.vectors, pr);
+      for (int i = 0; i < 4; ++i) blk[kScaleBytes + i] = static_cast<uint8_t>(qh >> (8 * i));
+    }
     for (int j = 0; j < f.vectors; ++j)
-      for (int i = 0; i < 4; ++i) blk[kScaleBytes + 4 * j + i] = in[64 * j + 4 * pr + i] ^ f.bias;
+      for (int i = 0; i < 4; ++i) blk[f.quant_at + 4 * j + i] = in[kVectorBytes * j + 4 * pr + i] ^ f.bias;
   }
 }
 

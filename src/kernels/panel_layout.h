@@ -1,4 +1,4 @@
-// The 16-row panel layout of Q4_0 and Q8_0 weights, which the batched kernels read without
+// The 16-row panel layout of Q4_0, Q5_0 and Q8_0 weights, which the batched kernels read without
 // repacking per call. A model may repack such matrices once, at load (model/panel_store.h).
 //
 // A panel is 16 consecutive rows; it occupies exactly the bytes those rows do in the GGUF row
@@ -7,6 +7,11 @@
 //   Q4_0 (288 bytes): 4 vectors of 64 bytes, then the 16 rows' fp16 scales. Dword r of vector j
 //        is bytes 4j..4j+3 of row r's 16 nibble bytes: its low nibbles are elements 4j..4j+3,
 //        its high nibbles elements 16+4j..16+4j+3 (unsigned, value + 8).
+//   Q5_0 (352 bytes): the 4 nibble vectors as Q4_0, then 8 little-endian 64-bit masks of the
+//        fifth bits, then the 16 fp16 scales. Weight vector k (k < 4: the low nibbles of vector
+//        k, k >= 4: the high nibbles of vector k - 4) holds elements 4k..4k+3 of every row, and
+//        bit 4r + i of mask k is the fifth bit of element 4k + i of row r: the byte mask that
+//        adds 16 to byte 4r + i (unsigned, value + 16).
 //   Q8_0 (544 bytes): 8 vectors of 64 bytes, then the 16 fp16 scales. Dword r of vector j is
 //        elements 4j..4j+3 of row r, each stored as value + 128 (an unsigned byte).
 // So one 64-byte load yields one dword of sixteen rows: the operand a 512-bit int8 dot product
@@ -22,7 +27,7 @@ namespace edgellm::kernels {
 
 inline constexpr int64_t kPanelRows = 16;
 
-// True for the formats that have a panel layout (Q4_0, Q8_0).
+// True for the formats that have a panel layout (Q4_0, Q5_0, Q8_0).
 bool has_panel_layout(TensorType type);
 // True when a rows x cols matrix of `type` can be stored as panels (rows a multiple of 16).
 bool can_use_panels(TensorType type, int64_t rows, int64_t cols);

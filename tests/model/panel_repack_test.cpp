@@ -1,7 +1,7 @@
-// Repacking at load (model/panel_store.h): a model whose Q4_0 / Q8_0 projections were repacked
-// into panels gives bit-identical logits to the same file read in place, for prefill, batched
-// continuation and decode, on every synthetic test architecture; the repacked copy replaces the
-// file pages instead of adding to them.
+// Repacking at load (model/panel_store.h): a model whose Q4_0 / Q5_0 / Q8_0 projections were
+// repacked into panels gives bit-identical logits to the same file read in place, for prefill,
+// batched continuation and decode, on every synthetic test architecture; the repacked copy
+// replaces the file pages instead of adding to them.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -49,12 +49,12 @@ TEST_P(PanelRepack, SameLogitsAsReadingInPlace) {
   const auto& [shape, type] = GetParam();
   TempDir dir("edgellm-repack");
   const auto path = dir.path() / "model.gguf";
-  bench::write_synthetic_model(bench::synthetic_shape(shape), bench::synthetic_scheme(type), path);
+  const quantize::QuantScheme scheme = bench::synthetic_scheme(type);
+  bench::write_synthetic_model(bench::synthetic_shape(shape), scheme, path);
   const auto in_place = model::Model::load(path.string(), {.repack_weights = false});
   const auto repacked = model::Model::load(path.string());
   EXPECT_EQ(in_place->repacked_bytes(), 0u);
-  const bool kernels_have_panels = kernels::active().has_panel_kernels(TensorType::Q8_0);
-  if (kernels_have_panels) {
+  if (kernels::active().has_panel_kernels(scheme.base_type)) {
     // Every attention and FFN projection qualifies (256 / 512 wide); the LM head too.
     EXPECT_GT(repacked->repacked_bytes(), repacked->weight_bytes() / 2) << shape << " " << type;
   }
@@ -68,7 +68,7 @@ TEST_P(PanelRepack, SameLogitsAsReadingInPlace) {
 
 INSTANTIATE_TEST_SUITE_P(TinyShapes, PanelRepack,
                          ::testing::Combine(::testing::Values("tiny-llama", "tiny-qwen2", "tiny-deepseek2"),
-                                            ::testing::Values("q4_0", "q8_0")),
+                                            ::testing::Values("q4_0", "q5_0", "q8_0")),
                          [](const auto& param_info) {
                            std::string n = std::get<0>(param_info.param) + "_" + std::get<1>(param_info.param);
                            for (char& c : n)

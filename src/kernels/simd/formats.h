@@ -68,5 +68,11 @@ inline uint32_t load_u32(const uint8_t* p) {
   return v;
 }
 
+inline uint64_t load_u64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
 }  // namespace
 }  // namespace edgellm::kernels::blk

@@ -1,4 +1,4 @@
-// x86 kernel family, part 6: 16-row panel kernels for Q4_0 and Q8_0 weights on AVX-512 VNNI.
+// x86 kernel family, part 6: 16-row panel kernels for Q4_0, Q5_0 and Q8_0 weights on AVX-512 VNNI.
 //
 // One vpdpbusd computes a 4-element dot for 16 weight rows at once when dword j of every row of
 // a block sits in one 512-bit vector and a token's activation dword j is broadcast against it.
@@ -6,9 +6,9 @@
 // load) or, for row-layout matrices, from a per-call 16 x 8 dword transpose of 16 rows.
 //
 // Signs: vpdpbusd multiplies unsigned by signed bytes. The weights are the unsigned stored
-// values (Q4_0: q = w + 8; Q8_0: w + 128), the activations the signed Q8_0 quants x, so a lane
-// sums (w + off) x and the exact dot is that minus off * sum(x), a per-(token, block) constant
-// that seeds the accumulator. Every int32 stays below 2^21: exact.
+// values (Q4_0: q = w + 8; Q5_0: w + 16; Q8_0: w + 128), the activations the signed Q8_0
+// quants x, so a lane sums (w + off) x and the exact dot is that minus off * sum(x), a
+// per-(token, block) constant that seeds the accumulator. Every int32 stays below 2^21: exact.
 //
 // Arithmetic (the level's batch-invariant one, x86_legacy_vnni-inl.h): per (row, token) the
 // exact int32 dot of block b goes into chain b % 4 as fma(float(isum), d_w * d_x, c), and
@@ -30,27 +30,41 @@ namespace {
 // A panel block ready for the dot products: 8 vectors of unsigned weights, 16 f32 scales.
 constexpr size_t kScratchBlockBytes = 8 * 64 + 64;
 
-template <bool kQ4>
-constexpr int kWeightOffset = kQ4 ? 8 : 128;
-template <bool kQ4>
-constexpr size_t kPackedBlockBytes = kQ4 ? 288 : 544;  // panel_layout.h
+// The formats with panel kernels, as template arguments.
+constexpr TensorType kQ4_0 = TensorType::Q4_0, kQ5_0 = TensorType::Q5_0, kQ8_0 = TensorType::Q8_0;
+
+template <TensorType kType>
+constexpr int kWeightOffset = kType == kQ4_0 ? 8 : (kType == kQ5_0 ? 16 : 128);
+template <TensorType kType>
+constexpr size_t kRowBlockBytes = kType == kQ4_0 ? 18 : (kType == kQ5_0 ? 22 : 34);  // GGUF
+template <TensorType kType>
+constexpr size_t kPackedBlockBytes = kPanelRows * kRowBlockBytes<kType>;  // panel_layout.h
+// The row-layout kernel's format, for the rows a call leaves to the tiles.
+template <class D, TensorType kType>
+using RowFormat = std::conditional_t<kType == kQ4_0, Q4_0<D>, std::conditional_t<kType == kQ5_0, Q5_0<D>, Q8_0<D>>>;
 
 // The 32 unsigned stored weights of one GGUF block, in element order.
-template <bool kQ4>
+template <TensorType kType>
 inline __m256i unsigned_block(const uint8_t* blk) {
-  if constexpr (kQ4) {
-    const __m128i q = load128(blk + 2);
-    const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1);
-    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
-  } else {
+  if constexpr (kType == kQ8_0) {
     return _mm256_xor_si256(load256(blk + 2), _mm256_set1_epi8(static_cast<char>(0x80)));
+  } else {
+    constexpr size_t kNibblesAt = kType == kQ5_0 ? 6 : 2;
+    const __m128i q = load128(blk + kNibblesAt);
+    const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1);
+    const __m256i nibbles = _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
+    if constexpr (kType == kQ5_0) {  // bit e of qh is the fifth bit of element e
+      return _mm256_mask_add_epi8(nibbles, _cvtu32_mask32(load_u32(blk + 2)), nibbles, _mm256_set1_epi8(0x10));
+    } else {
+      return nibbles;
+    }
   }
 }
 
 // Blocks [0, nb) of 16 row-layout rows (w, stride ws) -> scratch.
-template <bool kQ4>
+template <TensorType kType>
 void scratch_from_rows(const uint8_t* w, size_t ws, int64_t nb, uint8_t* scratch) {
-  constexpr size_t kBytes = kQ4 ? 18 : 34;
+  constexpr size_t kBytes = kRowBlockBytes<kType>;
   const __m512i idx_lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
   const __m512i idx_hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
   for (int64_t b = 0; b < nb; ++b) {
@@ -58,8 +72,8 @@ void scratch_from_rows(const uint8_t* w, size_t ws, int64_t nb, uint8_t* scratch
     // z[i]: row i in the low half, row i + 8 in the high half (8 dwords each).
     __m512i z[8];
     for (int i = 0; i < 8; ++i)
-      z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(unsigned_block<kQ4>(wb + i * ws)),
-                                unsigned_block<kQ4>(wb + (i + 8) * ws), 1);
+      z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(unsigned_block<kType>(wb + i * ws)),
+                                unsigned_block<kType>(wb + (i + 8) * ws), 1);
     // 16 x 8 dword transpose: out[j] = dword j of rows 0..15.
     __m512i t[8], u[8];
     for (int i = 0; i < 4; ++i) {
@@ -85,7 +99,7 @@ void scratch_from_rows(const uint8_t* w, size_t ws, int64_t nb, uint8_t* scratch
 }
 
 // Per (token, block) of Q8_0 activation rows: the f32 scale and the seed -off * sum(x).
-template <bool kQ4>
+template <TensorType kType>
 void token_constants(const uint8_t* xq, size_t xs, int64_t nt, int64_t nb, float* dx, int32_t* seed) {
   for (int64_t t = 0; t < nt; ++t) {
     const uint8_t* xt = xq + t * xs;
@@ -93,7 +107,7 @@ void token_constants(const uint8_t* xq, size_t xs, int64_t nt, int64_t nb, float
       int16_t sum;
       std::memcpy(&sum, xt + nb * 34 + 2 * b, 2);
       dx[t * nb + b] = h2f(static_cast<uint16_t>(load_u16(xt + b * 34)));
-      seed[t * nb + b] = -kWeightOffset<kQ4> * sum;
+      seed[t * nb + b] = -kWeightOffset<kType> * sum;
     }
   }
 }
@@ -180,10 +194,10 @@ inline ScratchBuffers& scratch_buffers() {
 // vs 134, 12: 153 vs 172, 16: 156 vs 193). Both round alike, so the choice never changes a result.
 constexpr int64_t kMinPanelTokens = 12;
 
-// MatmulFn for row-layout Q4_0 (kQ4) / Q8_0 weights: whole 16-row panels transposed per call;
+// MatmulFn for row-layout Q4_0 / Q5_0 / Q8_0 weights: whole 16-row panels transposed per call;
 // rows past the last whole panel, and calls with fewer than kMinPanelTokens tokens, go through
 // the tiles.
-template <class D, bool kQ4>
+template <class D, TensorType kType>
 void matmul_panels(const uint8_t* w, size_t row_stride, int64_t row_begin, int64_t row_end,
                    int64_t cols, const void* xq, size_t xq_stride, int64_t n_tokens, float* y,
                    size_t y_stride) {
@@ -193,15 +207,15 @@ void matmul_panels(const uint8_t* w, size_t row_stride, int64_t row_begin, int64
   if (panel_end > row_begin && n_tokens >= kMinPanelTokens) {
     ScratchBuffers& s = scratch_buffers();
     s.reserve(nb, n_tokens);
-    token_constants<kQ4>(x, xq_stride, n_tokens, nb, s.dx.data(), s.seed.data());
+    token_constants<kType>(x, xq_stride, n_tokens, nb, s.dx.data(), s.seed.data());
     for (int64_t r = row_begin; r < panel_end; r += kPanelRows) {
-      scratch_from_rows<kQ4>(w + r * row_stride, row_stride, nb, s.panel.data());
+      scratch_from_rows<kType>(w + r * row_stride, row_stride, nb, s.panel.data());
       scratch_all_tokens(s.panel.data(), nb, x, xq_stride, s.dx.data(), s.seed.data(), n_tokens, y + r, y_stride);
     }
     row_begin = panel_end;
   }
   if (row_begin < row_end) {
-    using K = LegacyChainKernel<D, std::conditional_t<kQ4, Q4_0<D>, Q8_0<D>>>;
+    using K = LegacyChainKernel<D, RowFormat<D, kType>>;
     detail::matmul_rows<K>(w, row_stride, row_begin, row_end, cols, xq, xq_stride, n_tokens, y, y_stride);
   }
 }
@@ -212,10 +226,53 @@ void matmul_panels(const uint8_t* w, size_t row_stride, int64_t row_begin, int64
 // 2 KB beat none, 8 and 16 KB; 4 tokens (8 server clients) 8 KB gave 1.2x the rate of 2 KB.
 constexpr size_t kPanelPrefetchBytes = 2048;
 
-// T <= 4 tokens against one panel-layout panel, reading it once in block order with all four
-// chains of every token live (4T accumulators): the path of every batch size. The token
-// constants come from memory, so their broadcasts fold into the multiply and the seed load.
-template <bool kQ4, int T>
+// The 8 vectors of unsigned weights of one panel block (dword r of vector j: elements
+// 4j..4j+3 of row r) and its 16 scales.
+template <TensorType kType>
+inline __m512 panel_block(const uint8_t* pb, __m512i wv[8]) {
+  if constexpr (kType == kQ8_0) {
+    for (int j = 0; j < 8; ++j) wv[j] = _mm512_loadu_si512(pb + 64 * j);
+    return _mm512_cvtph_ps(load256(pb + 512));
+  } else {
+    const __m512i nibble = _mm512_set1_epi8(0x0f);
+    for (int j = 0; j < 4; ++j) {
+      const __m512i v = _mm512_loadu_si512(pb + 64 * j);
+      wv[j] = _mm512_and_si512(v, nibble);
+      wv[j + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble);
+    }
+    if constexpr (kType == kQ5_0) {
+      // Mask k adds the fifth bit (16) to the bytes of vector k that have it: one masked add
+      // per vector, the mask loaded straight from the panel.
+      const __m512i fifth = _mm512_set1_epi8(0x10);
+      for (int k = 0; k < 8; ++k)
+        wv[k] = _mm512_mask_add_epi8(wv[k], _cvtu64_mask64(load_u64(pb + 256 + 8 * k)), wv[k], fifth);
+      return _mm512_cvtph_ps(load256(pb + 320));
+    } else {
+      return _mm512_cvtph_ps(load256(pb + 256));
+    }
+  }
+}
+
+// Expands a panel's blocks [0, nb) into scratch form (the unsigned weights and f32 scales of
+// panel_block), so that a call with many tokens unpacks each block once, not once per group.
+template <TensorType kType>
+void scratch_from_panel(const uint8_t* panel, int64_t nb, uint8_t* scratch) {
+  constexpr size_t kBytes = kPackedBlockBytes<kType>;
+  for (int64_t b = 0; b < nb; ++b) {
+    prefetch_span(panel, static_cast<size_t>(b) * kBytes, static_cast<size_t>(b + 1) * kBytes, 4 * kPanelPrefetchBytes);
+    __m512i wv[8];
+    const __m512 scale = panel_block<kType>(panel + static_cast<size_t>(b) * kBytes, wv);
+    uint8_t* sb = scratch + static_cast<size_t>(b) * kScratchBlockBytes;
+    for (int j = 0; j < 8; ++j) _mm512_storeu_si512(sb + 64 * j, wv[j]);
+    _mm512_storeu_ps(sb + 512, scale);
+  }
+}
+
+// T <= 4 tokens against one panel, reading it once in block order with all four chains of
+// every token live (4T accumulators): the path of every batch size. The token constants come
+// from memory, so their broadcasts fold into the multiply and the seed load. kExpanded: the
+// panel is in scratch form (scratch_from_panel), not the panel layout.
+template <TensorType kType, int T, bool kExpanded>
 struct DirectPanel {
   __m512 acc[4][T];
   const uint8_t* x[T];     // token rows (Q8_0 blocks)
@@ -225,21 +282,17 @@ struct DirectPanel {
 
   template <int K>
   inline void block(const uint8_t* panel, int64_t b) {
-    constexpr size_t kBytes = kPackedBlockBytes<kQ4>;
+    constexpr size_t kBytes = kExpanded ? kScratchBlockBytes : kPackedBlockBytes<kType>;
     const uint8_t* pb = panel + static_cast<size_t>(b) * kBytes;
     if (ahead != 0) prefetch_span(panel, static_cast<size_t>(b) * kBytes, static_cast<size_t>(b + 1) * kBytes, ahead);
     __m512i wv[8];
-    if constexpr (kQ4) {
-      const __m512i nibble = _mm512_set1_epi8(0x0f);
-      for (int j = 0; j < 4; ++j) {
-        const __m512i v = _mm512_loadu_si512(pb + 64 * j);
-        wv[j] = _mm512_and_si512(v, nibble);
-        wv[j + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble);
-      }
-    } else {
+    __m512 scale;
+    if constexpr (kExpanded) {
       for (int j = 0; j < 8; ++j) wv[j] = _mm512_loadu_si512(pb + 64 * j);
+      scale = _mm512_loadu_ps(pb + 512);
+    } else {
+      scale = panel_block<kType>(pb, wv);
     }
-    const __m512 scale = _mm512_cvtph_ps(load256(pb + (kQ4 ? 256 : 512)));
     for (int t = 0; t < T; ++t) {
       const uint8_t* xb = x[t] + b * 34 + 2;
       // Integer sums are exact, so splitting the 8-deep dependency chain in two (for few
@@ -276,13 +329,13 @@ struct DirectPanel {
   }
 };
 
-// Tokens [t0, t0 + T) of the call against one panel. Only the first group prefetches: the
-// later ones find the panel in cache.
-template <bool kQ4, int T>
+// Tokens [t0, t0 + T) of the call against one panel. Only the first group of a panel-layout
+// panel prefetches: the later ones find it in cache (as an expanded one always does).
+template <TensorType kType, int T, bool kExpanded>
 void direct_tokens(const uint8_t* panel, int64_t nb, const uint8_t* xq, size_t xs, const ScratchBuffers& s,
                    int64_t t0, float* y, size_t ys) {
-  DirectPanel<kQ4, T> k;
-  if (t0 == 0) k.ahead = kPanelPrefetchBytes * T;
+  DirectPanel<kType, T, kExpanded> k;
+  if (t0 == 0 && !kExpanded) k.ahead = kPanelPrefetchBytes * T;
   for (int t = 0; t < T; ++t) {
     k.x[t] = xq + (t0 + t) * xs;
     k.dx[t] = s.dx.data() + (t0 + t) * nb;
@@ -291,27 +344,55 @@ void direct_tokens(const uint8_t* panel, int64_t nb, const uint8_t* xq, size_t x
   k.run(panel, nb, y + t0 * ys, ys);
 }
 
-// MatmulFn for panel-layout Q4_0 (kQ4) / Q8_0 weights (rows in whole panels). Every panel is
-// read once per group of 4 tokens; past the first group it comes from L2.
-template <bool kQ4>
+// Every token of the call against one panel: 4 at a time, then 2, 1.
+template <TensorType kType, bool kExpanded>
+void direct_all_tokens(const uint8_t* panel, int64_t nb, const uint8_t* xq, size_t xs, const ScratchBuffers& s,
+                       int64_t n_tokens, float* y, size_t ys) {
+  int64_t t = 0;
+  for (; t + 4 <= n_tokens; t += 4) direct_tokens<kType, 4, kExpanded>(panel, nb, xq, xs, s, t, y, ys);
+  if (n_tokens - t >= 2) {
+    direct_tokens<kType, 2, kExpanded>(panel, nb, xq, xs, s, t, y, ys);
+    t += 2;
+  }
+  if (t < n_tokens) direct_tokens<kType, 1, kExpanded>(panel, nb, xq, xs, s, t, y, ys);
+}
+
+// From kMinExpandTokens tokens a Q5_0 call expands each panel once and its token groups read
+// the expanded weights, instead of unpacking every block (8 masked adds more than Q4_0) once
+// per group of 4 tokens. Zen 4, 1 thread, 2048 x 4096, GOP/s unpacked per group vs expanded:
+// Q5_0 at 8 / 16 / 32 / 64 / 128 tokens 272 / 274 / 272 / 255 / 266 vs 240 / 280 / 298 / 283 /
+// 308; Q4_0 at 8 / 16 / 128 333 / 336 / 315 vs 249 / 287 / 318, so Q4_0 (and Q8_0, which has
+// nothing to unpack) reads the panel layout at every token count. Both round alike.
+template <TensorType kType>
+constexpr bool kExpandsPanels = kType == kQ5_0;
+constexpr int64_t kMinExpandTokens = 16;
+
+// MatmulFn for panel-layout Q4_0 / Q5_0 / Q8_0 weights (rows in whole panels). Every panel is
+// read once per group of 4 tokens (or expanded once); past the first group it comes from L2.
+template <TensorType kType>
 void matmul_packed(const uint8_t* w, size_t row_stride, int64_t row_begin, int64_t row_end,
                    int64_t cols, const void* xq, size_t xq_stride, int64_t n_tokens, float* y,
                    size_t y_stride) {
   const int64_t nb = cols / 32;
   const auto* x = static_cast<const uint8_t*>(xq);
   ScratchBuffers& s = scratch_buffers();
-  s.reserve_tokens(nb, n_tokens);
-  token_constants<kQ4>(x, xq_stride, n_tokens, nb, s.dx.data(), s.seed.data());
+  const bool expand = kExpandsPanels<kType> && n_tokens >= kMinExpandTokens;
+  if (expand) {
+    s.reserve(nb, n_tokens);
+  } else {
+    s.reserve_tokens(nb, n_tokens);
+  }
+  token_constants<kType>(x, xq_stride, n_tokens, nb, s.dx.data(), s.seed.data());
   for (int64_t r = row_begin; r < row_end; r += kPanelRows) {
     const uint8_t* panel = w + r * row_stride;
-    float* yr = y + r;
-    int64_t t = 0;
-    for (; t + 4 <= n_tokens; t += 4) direct_tokens<kQ4, 4>(panel, nb, x, xq_stride, s, t, yr, y_stride);
-    if (n_tokens - t >= 2) {
-      direct_tokens<kQ4, 2>(panel, nb, x, xq_stride, s, t, yr, y_stride);
-      t += 2;
+    if constexpr (kExpandsPanels<kType>) {
+      if (expand) {
+        scratch_from_panel<kType>(panel, nb, s.panel.data());
+        direct_all_tokens<kType, true>(s.panel.data(), nb, x, xq_stride, s, n_tokens, y + r, y_stride);
+        continue;
+      }
     }
-    if (t < n_tokens) direct_tokens<kQ4, 1>(panel, nb, x, xq_stride, s, t, yr, y_stride);
+    direct_all_tokens<kType, false>(panel, nb, x, xq_stride, s, n_tokens, y + r, y_stride);
   }
 }
 

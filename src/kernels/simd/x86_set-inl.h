@@ -61,10 +61,12 @@ KernelSet make_set() {
     set(TensorType::Q5_1, format_kernels<LegacyChainKernel<D, Q5_1<D>>>());
     set(TensorType::Q8_0, format_kernels<LegacyChainKernel<D, Q8_0<D>>>());
     set(TensorType::IQ4_NL, format_kernels<LegacyChainKernel<D, Iq4Nl<D>>>());
-    ks.formats[format_index(TensorType::Q4_0)].matmul = &matmul_panels<D, true>;
-    ks.formats[format_index(TensorType::Q8_0)].matmul = &matmul_panels<D, false>;
-    ks.formats[format_index(TensorType::Q4_0)].panel_matmul = &matmul_packed<true>;
-    ks.formats[format_index(TensorType::Q8_0)].panel_matmul = &matmul_packed<false>;
+    ks.formats[format_index(TensorType::Q4_0)].matmul = &matmul_panels<D, TensorType::Q4_0>;
+    ks.formats[format_index(TensorType::Q5_0)].matmul = &matmul_panels<D, TensorType::Q5_0>;
+    ks.formats[format_index(TensorType::Q8_0)].matmul = &matmul_panels<D, TensorType::Q8_0>;
+    ks.formats[format_index(TensorType::Q4_0)].panel_matmul = &matmul_packed<TensorType::Q4_0>;
+    ks.formats[format_index(TensorType::Q5_0)].panel_matmul = &matmul_packed<TensorType::Q5_0>;
+    ks.formats[format_index(TensorType::Q8_0)].panel_matmul = &matmul_packed<TensorType::Q8_0>;
   }
 #endif
   ks.quantize_q8_0 = &quantize_q8_0;

@@ -19,7 +19,7 @@
 namespace edgellm::kernels::test {
 namespace {
 
-const TensorType kPanelFormats[] = {TensorType::Q4_0, TensorType::Q8_0};
+const TensorType kPanelFormats[] = {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0};
 
 std::vector<uint8_t> packed(TensorType t, const std::vector<uint8_t>& rows, int64_t n_rows, int64_t cols) {
   std::vector<uint8_t> out(rows.size());
@@ -30,6 +30,8 @@ std::vector<uint8_t> packed(TensorType t, const std::vector<uint8_t>& rows, int6
 TEST(PanelLayout, ShapesThatQualify) {
   EXPECT_TRUE(can_use_panels(TensorType::Q4_0, 32, 64));
   EXPECT_TRUE(can_use_panels(TensorType::Q8_0, 16, 32));
+  EXPECT_TRUE(can_use_panels(TensorType::Q5_0, 16, 896));
+  EXPECT_FALSE(can_use_panels(TensorType::Q5_1, 16, 64));  // no panel layout
   EXPECT_FALSE(can_use_panels(TensorType::Q4_0, 40, 64));  // not whole panels
   EXPECT_FALSE(can_use_panels(TensorType::Q4_K, 32, 256));  // no panel layout
   EXPECT_FALSE(can_use_panels(TensorType::F32, 32, 64));

@@ -204,6 +204,7 @@ namespace {
 // arrays on the stack, storing them on every iteration.
 #define EDGELLM_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,f16c,fma")))
 
+static_assert(kKeyPanel <= AttentionTile::kBlock, "keys_t is the tile's kBlock x head_dim_k buffer");
 constexpr int kScoreRows = 8;  // rows per score pass: 16 accumulators (2 per row)
 constexpr int kAccRows = 6;    // rows per accumulate pass: up to 24 accumulators (4 per row)
 constexpr int kLanes = 16;
@@ -260,7 +261,7 @@ EDGELLM_AVX512_TARGET void transpose_keys(const uint8_t* k, size_t ks, int64_t n
     for (int64_t d0 = 0; d0 < dk; d0 += kLanes) {
       const __mmask16 cols = first_lanes(dk - d0);
       __m512 r[kLanes];
-#pragma GCC unroll 16
+      #pragma GCC unroll 16
       for (int i = 0; i < kLanes; ++i) {
         const int64_t p = g * kLanes + i;
         r[i] = p < np ? load16<f16>(k + static_cast<size_t>(p) * ks, d0, cols) : _mm512_setzero_ps();
@@ -268,7 +269,7 @@ EDGELLM_AVX512_TARGET void transpose_keys(const uint8_t* k, size_t ks, int64_t n
       transpose16(r);
       float* out = keys_t + d0 * kKeyPanel + g * kLanes;
       if (dk - d0 >= kLanes) {
-#pragma GCC unroll 16
+        #pragma GCC unroll 16
         for (int i = 0; i < kLanes; ++i) _mm512_storeu_ps(out + i * kKeyPanel, r[i]);
       } else {
         for (int64_t i = 0; i < dk - d0; ++i) _mm512_storeu_ps(out + i * kKeyPanel, r[i]);

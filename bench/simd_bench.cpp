@@ -18,6 +18,9 @@
 //   attention/decode/ctx:C: one decoded token of a Qwen2.5-0.5B-shaped layer (14 query / 2 KV
 //     heads of 64) over C cached F16 positions, 1 thread; bw_frac = KV bytes / time against
 //     the read bandwidth (the cache of one layer fits in L2/L3, so this can exceed 1).
+//   attention/prefill/tokens:512: 512 query tokens of the same layer shape over their causal
+//     prefix (positions 0..511), 1 thread; GFLOPs counts 4·head_dim per (query head, visible
+//     position), f32_peak_frac against 117 GFLOP/s (one Zen 4 core's two 256-bit FMAs/cycle).
 // Rates are per CPU second (Google Benchmark's default), as the ceilings are.
 // Run: build/bench/simd_bench [--benchmark_filter=matvec/avx512vnni]
 #include <benchmark/benchmark.h>
@@ -292,6 +295,29 @@ void bm_attention_decode(benchmark::State& state, int64_t ctx) {
   state.counters["bw_frac"] = benchmark::Counter(gb / g_read_gbs, benchmark::Counter::kIsRate);
 }
 
+// Prefill-shaped: 512 query tokens over positions 0..511 (causal), Qwen2.5-0.5B layer shape,
+// F16 cache, 1 thread. FLOPs: 4·head_dim per (query head, visible position) pair (2·d for the
+// score, 2·d for the weighted value sum).
+void bm_attention_prefill(benchmark::State& state, int64_t tokens) {
+  namespace rt = edgellm::runtime;
+  const rt::AttentionShape shape{14, 2, 64, 64, 0.125f};
+  rt::KvCache kv(tokens, {{128, 128}}, rt::KvType::F16);
+  const auto rows = make_acts(tokens * 128);
+  kv.store(0, 0, tokens, rows.data(), rows.data());
+  const auto q = make_acts(tokens * 14 * 64);
+  std::vector<float> out(static_cast<size_t>(tokens * 14 * 64));
+  rt::ThreadPool pool(1);
+  for (auto _ : state) {
+    rt::attention(shape, kv, 0, q.data(), 0, tokens, out.data(), pool);
+    benchmark::DoNotOptimize(out.data());
+  }
+  const double pairs = 14.0 * static_cast<double>(tokens) * static_cast<double>(tokens + 1) / 2;
+  const double gflop = 4.0 * 64 * pairs * static_cast<double>(state.iterations()) / 1e9;
+  constexpr double kF32PeakGflops = 117.0;  // one Zen 4 core: 2 x 256-bit FMA per cycle
+  state.counters["GFLOPs"] = benchmark::Counter(gflop, benchmark::Counter::kIsRate);
+  state.counters["f32_peak_frac"] = benchmark::Counter(gflop / kF32PeakGflops, benchmark::Counter::kIsRate);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -356,9 +382,11 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("pool_dispatch" + suffix).c_str(), bm_pool_dispatch, threads)
         ->Unit(benchmark::kMicrosecond)->MinTime(0.1)->UseRealTime();
   }
-  for (int64_t ctx : {512, 2048})
+  for (int64_t ctx : {512, 2048, 4096})
     benchmark::RegisterBenchmark(("attention/decode/ctx:" + std::to_string(ctx)).c_str(), bm_attention_decode, ctx)
         ->Unit(benchmark::kMicrosecond)->MinTime(0.2);
+  benchmark::RegisterBenchmark("attention/prefill/tokens:512", bm_attention_prefill, 512)
+      ->Unit(benchmark::kMillisecond)->MinTime(0.3);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -63,7 +63,11 @@ class AttentionTile {
   void add(const KvRows& rows);
   void finish(float* out, size_t out_stride);
 
-  static constexpr int64_t kBlock = 64;  // KV positions converted and scored together
+  static constexpr int64_t kBlock = 64;  // KV positions scored together (one online-softmax step)
+
+  // Inner loops, chosen by the kernel level: portable, AVX2 one row at a time, or AVX-512
+  // with several rows sharing each converted K/V vector.
+  enum class Loops : uint8_t { Portable, Avx2, Avx512 };
 
  private:
   void add_block(const uint8_t* k, size_t ks, const uint8_t* v, size_t vs, bool f16, int64_t pos_begin,
@@ -71,13 +75,14 @@ class AttentionTile {
 
   int64_t max_rows_, dk_, dv_;
   float scale_;
-  bool simd_;  // x86 AVX2/FMA/F16C inner loops (the kernel level allows them)
+  Loops loops_;
   const float* q_ = nullptr;
   size_t q_stride_ = 0;
   int64_t n_rows_ = 0;
   std::vector<int64_t> visible_;
   std::vector<float> max_, denom_, acc_;  // per row: running max, Σ exp, Σ exp · v
-  std::vector<float> kbuf_, vbuf_, scores_;
+  std::vector<float> kbuf_, vbuf_, scores_;  // scores_: max_rows x kBlock
+  std::vector<int64_t> active_;               // rows that see part of the current block
 };
 
 }  // namespace edgellm::runtime

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/fp16.h"
 #include "runtime/kv_cache.h"
 #include "runtime/thread_pool.h"
 
@@ -136,6 +137,110 @@ TEST(Attention, TileFedInPiecesEqualsOneRun) {
   for (size_t i = 0; i < whole.size(); ++i) EXPECT_NEAR(paged[i], whole[i], 1e-5) << i;
   // Row 0 sees only position 0: its output is exactly v_0.
   for (int64_t d = 0; d < dv; ++d) EXPECT_NEAR(whole[static_cast<size_t>(d)], v[static_cast<size_t>(d)], 1e-6);
+}
+
+// One KV head's rows, F16 bits or floats: position p's key at keys + p * dk, value at
+// values + p * dv.
+struct TileCase {
+  int64_t dk, dv;
+  KvType type;
+};
+
+// Row r of `rows` (indices into q / visible) through one tile, KV positions fed in the runs
+// between consecutive cuts; returns rows.size() x dv outputs.
+std::vector<float> run_tile(const TileCase& c, const void* keys, const void* values, const std::vector<float>& q,
+                            const std::vector<int64_t>& visible, const std::vector<size_t>& rows,
+                            const std::vector<int64_t>& cuts) {
+  const auto n = static_cast<int64_t>(rows.size());
+  std::vector<float> q_rows;
+  std::vector<int64_t> vis;
+  for (size_t r : rows) {
+    const auto first = q.begin() + static_cast<int64_t>(r) * c.dk;
+    q_rows.insert(q_rows.end(), first, first + c.dk);
+    vis.push_back(visible[r]);
+  }
+  AttentionTile tile(n, c.dk, c.dv, 1.0f / std::sqrt(static_cast<float>(c.dk)));
+  tile.begin(q_rows.data(), static_cast<size_t>(c.dk), n, vis.data());
+  const size_t elem = c.type == KvType::F16 ? 2 : 4;
+  for (size_t i = 0; i + 1 < cuts.size(); ++i) {
+    const int64_t p0 = cuts[i];
+    KvRows run{c.type, static_cast<const uint8_t*>(keys) + static_cast<size_t>(p0 * c.dk) * elem,
+               static_cast<size_t>(c.dk), static_cast<const uint8_t*>(values) + static_cast<size_t>(p0 * c.dv) * elem,
+               static_cast<size_t>(c.dv), p0, cuts[i + 1] - p0};
+    tile.add(run);
+  }
+  std::vector<float> out(static_cast<size_t>(n * c.dv), -7.0f);
+  tile.finish(out.data(), static_cast<size_t>(c.dv));
+  return out;
+}
+
+TEST(Attention, RowIsBitIdenticalWhateverItsTileNeighbours) {
+  // The server batches sequences into tiles; a row's result (the logits of a sequence) must not
+  // depend on which rows share its tile, how many there are, or where in the tile it sits. Each
+  // row is also checked against the double reference, so this runs every loop variant
+  // (ctest repeats it per EDGELLM_ISA level). Dims not multiples of 8/16 exercise the tails.
+  const TileCase cases[] = {{64, 64, KvType::F16}, {64, 64, KvType::F32}, {40, 40, KvType::F16},
+                            {40, 24, KvType::F32}, {24, 72, KvType::F16}, {576, 512, KvType::F16}};
+  std::mt19937 rng(11);
+  for (const TileCase& c : cases) {
+    const int64_t n_pos = c.dk > 256 ? 140 : 230;
+    const std::vector<float> k = random_vector(rng, static_cast<size_t>(n_pos * c.dk), 1.5f);
+    const std::vector<float> v = random_vector(rng, static_cast<size_t>(n_pos * c.dv), 1.0f);
+    // The cache's storage: F16 bits, or the floats themselves.
+    std::vector<uint16_t> k16(k.size()), v16(v.size());
+    std::vector<float> k_used = k, v_used = v;  // what the rows hold, as floats
+    if (c.type == KvType::F16) {
+      for (size_t i = 0; i < k.size(); ++i) k_used[i] = fp16_to_fp32(k16[i] = fp32_to_fp16(k[i]));
+      for (size_t i = 0; i < v.size(); ++i) v_used[i] = fp16_to_fp32(v16[i] = fp32_to_fp16(v[i]));
+    }
+    const void* keys = c.type == KvType::F16 ? static_cast<const void*>(k16.data()) : k.data();
+    const void* values = c.type == KvType::F16 ? static_cast<const void*>(v16.data()) : v.data();
+    // Visible counts around block (64) and panel (16 / 32) edges, up to the whole run.
+    const std::vector<int64_t> visible = {1,  2,   15,  16,  17,  31,  32,    33, 63,
+                                          64, 65, 100, 127, 128, 129, n_pos, 7,  n_pos};
+    const size_t n_rows = visible.size();
+    const std::vector<float> q = random_vector(rng, n_rows * static_cast<size_t>(c.dk), 1.0f);
+    const std::vector<int64_t> cuts = {0, 16, 64, 100, n_pos};  // runs as a paged cache hands them over
+
+    std::vector<std::vector<float>> alone(n_rows);
+    for (size_t r = 0; r < n_rows; ++r) {
+      alone[r] = run_tile(c, keys, values, q, visible, {r}, cuts);
+      // The double reference of row r.
+      const float scale = 1.0f / std::sqrt(static_cast<float>(c.dk));
+      std::vector<double> w(static_cast<size_t>(visible[r]));
+      double max = -1e300, z = 0;
+      for (int64_t p = 0; p < visible[r]; ++p) {
+        double dot = 0;
+        for (int64_t d = 0; d < c.dk; ++d)
+          dot += static_cast<double>(q[r * static_cast<size_t>(c.dk) + static_cast<size_t>(d)]) *
+                 k_used[static_cast<size_t>(p * c.dk + d)];
+        max = std::max(max, w[static_cast<size_t>(p)] = dot * scale);
+      }
+      for (double& e : w) z += (e = std::exp(e - max));
+      for (int64_t d = 0; d < c.dv; ++d) {
+        double o = 0;
+        for (int64_t p = 0; p < visible[r]; ++p)
+          o += w[static_cast<size_t>(p)] / z * v_used[static_cast<size_t>(p * c.dv + d)];
+        ASSERT_NEAR(alone[r][static_cast<size_t>(d)], o, 1e-4) << "dk " << c.dk << " row " << r << " col " << d;
+      }
+    }
+    // Tiles of the first m rows (m = 1 .. all), all rows in reverse, and every other row.
+    std::vector<std::vector<size_t>> tiles;
+    for (size_t m = 1; m <= n_rows; ++m) {
+      tiles.emplace_back();
+      for (size_t r = 0; r < m; ++r) tiles.back().push_back(r);
+    }
+    tiles.emplace_back(tiles.back().rbegin(), tiles.back().rend());
+    tiles.emplace_back();
+    for (size_t r = 1; r < n_rows; r += 2) tiles.back().push_back(r);
+    for (const std::vector<size_t>& rows : tiles) {
+      const std::vector<float> out = run_tile(c, keys, values, q, visible, rows, cuts);
+      for (size_t i = 0; i < rows.size(); ++i)
+        ASSERT_EQ(0, std::memcmp(out.data() + i * static_cast<size_t>(c.dv), alone[rows[i]].data(),
+                                 static_cast<size_t>(c.dv) * sizeof(float)))
+            << "dk " << c.dk << " dv " << c.dv << " row " << rows[i] << " at " << i << " of " << rows.size();
+    }
+  }
 }
 
 TEST(Attention, BadArgumentsAreErrors) {

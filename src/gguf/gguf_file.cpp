@@ -426,8 +426,12 @@ void GgufFile::drop_pages(const uint8_t* data, size_t n) const {
   if (begin < base || end > base + mapping_->length) fail("GGUF: drop_pages outside the mapping");
   begin = (begin + page - 1) / page * page;
   end = end / page * page;
-  // MAP_PRIVATE and never written: the pages are clean, so dropping them loses nothing.
-  if (begin < end) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  if (begin >= end) return;
+  // MAP_PRIVATE and never written: the pages are clean, so unmapping them loses nothing. On
+  // failure (e.g. the process's mapping count limit) fall back to dropping the pages.
+  void* hole = mmap(reinterpret_cast<void*>(begin), end - begin, PROT_NONE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+  if (hole == MAP_FAILED) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 GgufFile GgufFile::open(const std::string& path) {

@@ -88,10 +88,12 @@ class GgufFile {
   const std::vector<KeyValue>& metadata() const { return metadata_; }
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
 
-  // Tells the OS that bytes [data, data + n) of a mapped file will not be read again (a copy
-  // replaced them), so their pages leave the process's resident set. Only whole pages inside
-  // the range are dropped; reading them later would still give the file's bytes. No-op for
-  // from_buffer files.
+  // Bytes [data, data + n) of a mapped file will never be read again (a copy replaced them):
+  // the whole pages inside the range are unmapped from the file (replaced by an inaccessible,
+  // never-populated anonymous mapping), so they leave the process's resident set for good. A
+  // plain MADV_DONTNEED is not enough: a later fault on a neighbouring page maps back whole
+  // page-cache folios (fault-around, large folios of several MiB), refilling the range.
+  // Reading the range afterwards is an access violation. No-op for from_buffer files.
   void drop_pages(const uint8_t* data, size_t n) const;
   // True when the data is a mapping of a file (open / from_fd), false for from_buffer.
   bool is_mapped() const { return mapping_ != nullptr; }

@@ -43,6 +43,8 @@ class Model {
   size_t weight_bytes() const;
   // Bytes of those repacked into panels at load (0 with repack_weights off).
   size_t repacked_bytes() const { return panels_ ? panels_->repacked_bytes() : 0; }
+  // The byte ranges of the file that repacked copies replaced (unmapped: never read again).
+  const std::vector<std::pair<const uint8_t*, const uint8_t*>>& repacked_ranges() const { return panels_->replaced(); }
   // Reads one byte of every page of weights the model uses (the mapping's pages it still reads
   // and the repacked copies), so that timing runs do not include page faults.
   void touch_weights() const;

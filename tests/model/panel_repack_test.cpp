@@ -43,6 +43,21 @@ size_t rss_bytes() {
   return resident * 4096;
 }
 
+// Pages of [begin, end) mapped into this process (present in /proc/self/pagemap).
+size_t present_pages(const uint8_t* begin, const uint8_t* end) {
+  constexpr uintptr_t kPage = 4096;
+  const uintptr_t first = reinterpret_cast<uintptr_t>(begin) / kPage, last = reinterpret_cast<uintptr_t>(end) / kPage;
+  std::ifstream f("/proc/self/pagemap", std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(first * 8));
+  size_t present = 0;
+  for (uintptr_t p = first; p < last; ++p) {
+    uint64_t entry = 0;
+    f.read(reinterpret_cast<char*>(&entry), 8);
+    present += (entry >> 63) & 1;
+  }
+  return present;
+}
+
 class PanelRepack : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
 
 TEST_P(PanelRepack, SameLogitsAsReadingInPlace) {
@@ -91,6 +106,19 @@ TEST(PanelRepackMemory, CopyReplacesTheFilePages) {
   EXPECT_GT(m->repacked_bytes(), file / 2);
   // Without dropping the pages the process would hold file + copy.
   EXPECT_LT(grown, file + file / 10 + (1u << 20)) << "file " << file << " repacked " << m->repacked_bytes();
+  // Touching the other tensors (their pages neighbour the repacked ones) and running the model
+  // maps none of the replaced file pages back in (the kernel's fault-around maps whole
+  // page-cache folios, which a mere MADV_DONTNEED of the range does not prevent).
+  runtime::ThreadPool pool(1);
+  runtime::SessionParams sp;
+  sp.n_ctx = 16;
+  runtime::Session session(*m, sp, pool);
+  const std::vector<int32_t> prompt = {1, 2, 3};
+  session.eval(prompt);
+  ASSERT_FALSE(m->repacked_ranges().empty());
+  size_t present = 0;
+  for (const auto& [begin, end] : m->repacked_ranges()) present += present_pages(begin, end);
+  EXPECT_EQ(present, 0u) << "replaced file pages mapped again";
 }
 
 // A model parsed from the caller's buffer is never repacked: its pages cannot be given back, so

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
+#include "gguf/resident_pages.h"
 
 namespace edgellm::gguf {
 namespace {
@@ -347,21 +348,6 @@ TEST(GgufValue, CheckedConversionsAndGetters) {
   }
 }
 
-// Pages of [begin, end) mapped into this process (present in /proc/self/pagemap).
-size_t present_pages(const uint8_t* begin, const uint8_t* end) {
-  constexpr uintptr_t kPage = 4096;
-  const uintptr_t first = reinterpret_cast<uintptr_t>(begin) / kPage, last = reinterpret_cast<uintptr_t>(end) / kPage;
-  std::ifstream f("/proc/self/pagemap", std::ios::binary);
-  f.seekg(static_cast<std::streamoff>(first * 8));
-  size_t present = 0;
-  for (uintptr_t p = first; p < last; ++p) {
-    uint64_t entry = 0;
-    f.read(reinterpret_cast<char*>(&entry), 8);
-    present += (entry >> 63) & 1;
-  }
-  return present;
-}
-
 // A dropped range stays out of the resident set when its neighbours are read afterwards: for a
 // file in the page cache the kernel maps the whole large folio (up to MiBs) around a faulting
 // page, which brings a merely MADV_DONTNEED'ed range back (a 0.5B model's repacked weights
@@ -388,7 +374,7 @@ TEST(GgufFile, DroppedPagesStayOutWhenNeighboursAreRead) {
     for (size_t i = 0; i < n->n_bytes; i += 64) sum += n->data[i];
   }
   // Whole pages inside the range; the partial pages at its ends may be mapped.
-  EXPECT_LE(present_pages(t->data, t->data + t->n_bytes), 2u);
+  EXPECT_LE(test::present_pages(t->data, t->data + t->n_bytes), 2u);
   // The range is no longer mapped from the file at all, so nothing can map it back.
   const uint8_t* inside = t->data + t->n_bytes / 2;
   EXPECT_DEATH({ sum += *static_cast<const volatile uint8_t*>(inside); }, "");

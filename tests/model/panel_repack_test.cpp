@@ -13,6 +13,7 @@
 
 #include "bench/synthetic_model.h"
 #include "gguf/gguf_file.h"
+#include "gguf/resident_pages.h"
 #include "kernels/simd/kernels.h"
 #include "model/model.h"
 #include "model/model_test_util.h"
@@ -41,21 +42,6 @@ size_t rss_bytes() {
   size_t pages = 0, resident = 0;
   f >> pages >> resident;
   return resident * 4096;
-}
-
-// Pages of [begin, end) mapped into this process (present in /proc/self/pagemap).
-size_t present_pages(const uint8_t* begin, const uint8_t* end) {
-  constexpr uintptr_t kPage = 4096;
-  const uintptr_t first = reinterpret_cast<uintptr_t>(begin) / kPage, last = reinterpret_cast<uintptr_t>(end) / kPage;
-  std::ifstream f("/proc/self/pagemap", std::ios::binary);
-  f.seekg(static_cast<std::streamoff>(first * 8));
-  size_t present = 0;
-  for (uintptr_t p = first; p < last; ++p) {
-    uint64_t entry = 0;
-    f.read(reinterpret_cast<char*>(&entry), 8);
-    present += (entry >> 63) & 1;
-  }
-  return present;
 }
 
 class PanelRepack : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
@@ -117,7 +103,7 @@ TEST(PanelRepackMemory, CopyReplacesTheFilePages) {
   session.eval(prompt);
   ASSERT_FALSE(m->repacked_ranges().empty());
   size_t present = 0;
-  for (const auto& [begin, end] : m->repacked_ranges()) present += present_pages(begin, end);
+  for (const auto& [begin, end] : m->repacked_ranges()) present += test::present_pages(begin, end);
   EXPECT_EQ(present, 0u) << "replaced file pages mapped again";
 }
 

@@ -1,6 +1,7 @@
 #include "model/grouped_matmul.h"
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "core/error.h"
@@ -20,6 +21,9 @@ constexpr int64_t kTokenBlock = 128;
 // Cost of a weight row for the split: its bytes times (tokens + this), i.e. one read of the row
 // plus the multiply-adds of its tokens, a read costing about as much as a few tokens' products.
 constexpr uint64_t kReadCostInTokens = 3;
+// The smallest chunk of the dynamic split, in cost units (bytes × (tokens + kReadCostInTokens)):
+// 64 KiB of weights read for one token, so a chunk is a few microseconds of streaming.
+constexpr uint64_t kMinChunkCost = (uint64_t{64} << 10) * (1 + kReadCostInTokens);
 
 size_t sz(int64_t n) { return static_cast<size_t>(n); }
 
@@ -137,6 +141,7 @@ void grouped_matmul(std::span<const MatmulTask> tasks, uint8_t* act_buffer, runt
   for (const QuantJob& j : jobs) quant_rows += j.n_tokens;
   if (total_cost == 0) return;
 
+  alignas(64) std::atomic<uint64_t> next_cost{0};
   pool.run([&](int index, int n_threads) {
     // 1. This thread's share of the activation rows to quantize.
     if (quant_rows > 0) {
@@ -149,18 +154,25 @@ void grouped_matmul(std::span<const MatmulTask> tasks, uint8_t* act_buffer, runt
       }
       pool.barrier();
     }
-    // 2. The weight rows whose cost starts in this thread's share of the total.
-    const uint64_t b0 = total_cost * static_cast<uint64_t>(index) / static_cast<uint64_t>(n_threads);
-    const uint64_t b1 = total_cost * static_cast<uint64_t>(index + 1) / static_cast<uint64_t>(n_threads);
-    for (size_t i = 0; i < tasks.size(); ++i) {
-      const MatmulTask& t = tasks[i];
-      const Prepared& p = prep[i];
-      if (t.n_tokens == 0) continue;
-      const int64_t n_grains = (t.w.rows + kRowGrain - 1) / kRowGrain;
-      const uint64_t grain_cost = p.cost_per_row * kRowGrain;
-      const int64_t j0 = first_grain(b0, p.cost_begin, grain_cost, n_grains);
-      const int64_t j1 = first_grain(b1, p.cost_begin, grain_cost, n_grains);
-      if (j0 < j1) run_rows(ks, t, p, j0 * kRowGrain, std::min(t.w.rows, j1 * kRowGrain));
+    // 2. Chunks of the total cost, handed out on demand and shrinking as the work runs out (as
+    // ThreadPool::parallel_for_dynamic): a thread slowed down by the shared host takes fewer
+    // rows instead of making the others wait. A chunk runs the rows whose cost starts in it.
+    uint64_t c0 = next_cost.load(std::memory_order_relaxed);
+    while (c0 < total_cost) {
+      const uint64_t share = std::max((total_cost - c0) / (2 * static_cast<uint64_t>(n_threads)), kMinChunkCost);
+      const uint64_t c1 = std::min(total_cost, c0 + share);
+      if (!next_cost.compare_exchange_weak(c0, c1, std::memory_order_relaxed)) continue;
+      for (size_t i = 0; i < tasks.size(); ++i) {
+        const MatmulTask& t = tasks[i];
+        const Prepared& p = prep[i];
+        if (t.n_tokens == 0) continue;
+        const int64_t n_grains = (t.w.rows + kRowGrain - 1) / kRowGrain;
+        const uint64_t grain_cost = p.cost_per_row * kRowGrain;
+        const int64_t j0 = first_grain(c0, p.cost_begin, grain_cost, n_grains);
+        const int64_t j1 = first_grain(c1, p.cost_begin, grain_cost, n_grains);
+        if (j0 < j1) run_rows(ks, t, p, j0 * kRowGrain, std::min(t.w.rows, j1 * kRowGrain));
+      }
+      c0 = next_cost.load(std::memory_order_relaxed);
     }
   });
 }

@@ -12,28 +12,28 @@ namespace edgellm::runtime::attention_kernels {
 
 // e^x for x <= 0 (scores minus their running maximum), vectorizable: x = n·ln2 + r with
 // |r| <= ln2/2, e^r by its degree-6 Taylor polynomial (relative error < 2e-7, below float
-// rounding of the later sums), 2^n built in the exponent bits. Inputs below -87 (where e^x is
-// under the smallest normal float, 2^-126) give 0.
+// rounding of the later sums), 2^n built in the exponent bits. Inputs below kExpLowest (where
+// e^x is under the smallest normal float, 2^-126) give 0. The SIMD loops evaluate the same
+// steps with these constants lane by lane, so their tails can fall back on exp_nonpositive.
+inline constexpr float kExpLowest = -87.0f;
+inline constexpr float kExpLog2e = 1.44269504088896341f;
+inline constexpr float kExpLn2Hi = 0.693145751953125f;  // ln 2 split so n·kExpLn2Hi is exact
+inline constexpr float kExpLn2Lo = 1.428606765330187e-06f;
+inline constexpr float kExpRound = 12582912.0f;  // 1.5·2^23: adding it rounds to an integer
+// Taylor coefficients of e^r, highest degree first (Horner order).
+inline constexpr float kExpPoly[7] = {1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f};
+
 inline void exp_nonpositive(float* x, int64_t n) {
-  constexpr float kLog2e = 1.44269504088896341f;
-  constexpr float kLn2Hi = 0.693145751953125f;  // ln 2 split so n·kLn2Hi is exact
-  constexpr float kLn2Lo = 1.428606765330187e-06f;
-  constexpr float kRound = 12582912.0f;  // 1.5·2^23: adding it rounds to an integer
   for (int64_t i = 0; i < n; ++i) {
-    const float v = x[i] < -87.0f ? -87.0f : x[i];
-    const float shifted = v * kLog2e + kRound;
-    const float k = shifted - kRound;
-    const float r = (v - k * kLn2Hi) - k * kLn2Lo;
-    float p = 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    const int32_t e = std::bit_cast<int32_t>(shifted) - std::bit_cast<int32_t>(kRound);
+    const float v = x[i] < kExpLowest ? kExpLowest : x[i];
+    const float shifted = v * kExpLog2e + kExpRound;
+    const float k = shifted - kExpRound;
+    const float r = (v - k * kExpLn2Hi) - k * kExpLn2Lo;
+    float p = kExpPoly[0];
+    for (int c = 1; c < 7; ++c) p = p * r + kExpPoly[c];
+    const int32_t e = std::bit_cast<int32_t>(shifted) - std::bit_cast<int32_t>(kExpRound);
     const float scale = std::bit_cast<float>(static_cast<uint32_t>(e + 127) << 23);
-    x[i] = x[i] < -87.0f ? 0.0f : p * scale;
+    x[i] = x[i] < kExpLowest ? 0.0f : p * scale;
   }
 }
 

@@ -58,7 +58,7 @@ __attribute__((target("avx2,fma,f16c"))) inline float dot_tail(const float* q, c
 // horizontal reduction.
 template <bool f16>
 __attribute__((target("avx2,fma,f16c"))) void scores_rows_avx2(const float* q, const uint8_t* k, size_t stride,
-                                                         int64_t n, int64_t d, float scale, float* s) {
+                                                              int64_t n, int64_t d, float scale, float* s) {
   const int64_t d8 = d / 8 * 8;
   int64_t j = 0;
   for (; j + 4 <= n; j += 4) {
@@ -93,7 +93,7 @@ __attribute__((target("avx2,fma,f16c"))) void scores_rows_avx2(const float* q, c
 // acc[0..d) += sum_j w[j] v_j; 64 columns at a time stay in registers over all positions.
 template <bool f16>
 __attribute__((target("avx2,fma,f16c"))) void accumulate_rows_avx2(float* acc, const float* w, const uint8_t* v,
-                                                             size_t stride, int64_t n, int64_t d) {
+                                                                  size_t stride, int64_t n, int64_t d) {
   int64_t i = 0;
   for (; i + 64 <= d; i += 64) {
     __m256 a[8];
@@ -151,9 +151,9 @@ __attribute__((target("avx2,fma,f16c"))) float max_avx2(const float* s, int64_t 
 
 // s[j] = e^(s[j] - max) for j < n (the polynomial of exp_nonpositive, 8 lanes); returns the sum.
 __attribute__((target("avx2,fma,f16c"))) float exp_sum_avx2(float* s, int64_t n, float max) {
-  const __m256 vmax = _mm256_set1_ps(max), lowest = _mm256_set1_ps(-87.0f);
-  const __m256 log2e = _mm256_set1_ps(1.44269504088896341f), round = _mm256_set1_ps(12582912.0f);
-  const __m256 ln2_hi = _mm256_set1_ps(0.693145751953125f), ln2_lo = _mm256_set1_ps(1.428606765330187e-06f);
+  const __m256 vmax = _mm256_set1_ps(max), lowest = _mm256_set1_ps(kExpLowest);
+  const __m256 log2e = _mm256_set1_ps(kExpLog2e), round = _mm256_set1_ps(kExpRound);
+  const __m256 ln2_hi = _mm256_set1_ps(kExpLn2Hi), ln2_lo = _mm256_set1_ps(kExpLn2Lo);
   __m256 total = _mm256_setzero_ps();
   int64_t j = 0;
   for (; j + 8 <= n; j += 8) {
@@ -163,13 +163,9 @@ __attribute__((target("avx2,fma,f16c"))) float exp_sum_avx2(float* s, int64_t n,
     const __m256 shifted = _mm256_fmadd_ps(v, log2e, round);
     const __m256 kf = _mm256_sub_ps(shifted, round);
     const __m256 r = _mm256_fnmadd_ps(kf, ln2_lo, _mm256_fnmadd_ps(kf, ln2_hi, v));
-    __m256 p = _mm256_set1_ps(1.0f / 720.0f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256 p = _mm256_set1_ps(kExpPoly[0]);
+    #pragma GCC unroll 8
+    for (int c = 1; c < 7; ++c) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kExpPoly[c]));
     const __m256i e = _mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_castps_si256(round));
     const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23));
     const __m256 y = _mm256_andnot_ps(under, _mm256_mul_ps(p, scale));
@@ -332,20 +328,15 @@ EDGELLM_AVX512_TARGET void accumulate_panel(float* const* acc, const float* cons
 
 // e^x for x <= 0, the polynomial of exp_nonpositive on 16 lanes.
 EDGELLM_AVX512_TARGET inline __m512 exp16(__m512 x) {
-  const __m512 lowest = _mm512_set1_ps(-87.0f), round = _mm512_set1_ps(12582912.0f);
+  const __m512 lowest = _mm512_set1_ps(kExpLowest), round = _mm512_set1_ps(kExpRound);
   const __mmask16 under = _mm512_cmp_ps_mask(x, lowest, _CMP_LT_OQ);
   const __m512 v = _mm512_max_ps(x, lowest);
-  const __m512 shifted = _mm512_fmadd_ps(v, _mm512_set1_ps(1.44269504088896341f), round);
+  const __m512 shifted = _mm512_fmadd_ps(v, _mm512_set1_ps(kExpLog2e), round);
   const __m512 kf = _mm512_sub_ps(shifted, round);
-  const __m512 r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(1.428606765330187e-06f),
-                                    _mm512_fnmadd_ps(kf, _mm512_set1_ps(0.693145751953125f), v));
-  __m512 p = _mm512_set1_ps(1.0f / 720.0f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  const __m512 r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(kExpLn2Lo), _mm512_fnmadd_ps(kf, _mm512_set1_ps(kExpLn2Hi), v));
+  __m512 p = _mm512_set1_ps(kExpPoly[0]);
+  #pragma GCC unroll 8
+  for (int c = 1; c < 7; ++c) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kExpPoly[c]));
   const __m512i e = _mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_castps_si512(round));
   const __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(e, _mm512_set1_epi32(127)), 23));
   return _mm512_maskz_mul_ps(static_cast<__mmask16>(~under), p, scale);

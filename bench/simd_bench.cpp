@@ -20,7 +20,7 @@
 //     the read bandwidth (the cache of one layer fits in L2/L3, so this can exceed 1).
 //   attention/prefill/tokens:512: 512 query tokens of the same layer shape over their causal
 //     prefix (positions 0..511), 1 thread; GFLOPs counts 4·head_dim per (query head, visible
-//     position), f32_peak_frac against 117 GFLOP/s (one Zen 4 core's two 256-bit FMAs/cycle).
+//     position), f32_peak_frac against the FP32 FMA peak measured at start (1 thread).
 // Rates are per CPU second (Google Benchmark's default), as the ceilings are.
 // Run: build/bench/simd_bench [--benchmark_filter=matvec/avx512vnni]
 #include <benchmark/benchmark.h>
@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/fp32_peak.h"
 #include "core/fp16.h"
 #include "kernels/matmul.h"
 #include "kernels/panel_layout.h"
@@ -52,6 +53,7 @@ double g_read_gbs = 0.0;
 double g_int8_gops = 0.0;
 double g_read_gbs_2t = 0.0;
 double g_int8_gops_2t = 0.0;
+double g_fp32_gflops = 0.0;  // FP32 FMA peak, 1 thread
 
 const TensorType kFormats[] = {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K,
                                TensorType::Q6_K, TensorType::Q4_1, TensorType::Q5_0,
@@ -278,12 +280,21 @@ void bm_pool_dispatch(benchmark::State& state, int threads) {
   }
 }
 
+// A Qwen2.5-0.5B-shaped attention layer (14 query / 2 KV heads of 64) with `positions` F16
+// cache rows filled.
+constexpr edgellm::runtime::AttentionShape kQwenAttention{14, 2, 64, 64, 0.125f};
+edgellm::runtime::KvCache qwen_layer_kv(int64_t positions) {
+  namespace rt = edgellm::runtime;
+  rt::KvCache kv(positions, {{128, 128}}, rt::KvType::F16);
+  const auto rows = make_acts(positions * 128);
+  kv.store(0, 0, positions, rows.data(), rows.data());
+  return kv;
+}
+
 void bm_attention_decode(benchmark::State& state, int64_t ctx) {
   namespace rt = edgellm::runtime;
-  const rt::AttentionShape shape{14, 2, 64, 64, 0.125f};
-  rt::KvCache kv(ctx, {{128, 128}}, rt::KvType::F16);
-  const auto rows = make_acts(ctx * 128);
-  kv.store(0, 0, ctx, rows.data(), rows.data());
+  const rt::AttentionShape shape = kQwenAttention;
+  const rt::KvCache kv = qwen_layer_kv(ctx);
   const auto q = make_acts(14 * 64);
   std::vector<float> out(14 * 64);
   rt::ThreadPool pool(1);
@@ -300,10 +311,8 @@ void bm_attention_decode(benchmark::State& state, int64_t ctx) {
 // score, 2·d for the weighted value sum).
 void bm_attention_prefill(benchmark::State& state, int64_t tokens) {
   namespace rt = edgellm::runtime;
-  const rt::AttentionShape shape{14, 2, 64, 64, 0.125f};
-  rt::KvCache kv(tokens, {{128, 128}}, rt::KvType::F16);
-  const auto rows = make_acts(tokens * 128);
-  kv.store(0, 0, tokens, rows.data(), rows.data());
+  const rt::AttentionShape shape = kQwenAttention;
+  const rt::KvCache kv = qwen_layer_kv(tokens);
   const auto q = make_acts(tokens * 14 * 64);
   std::vector<float> out(static_cast<size_t>(tokens * 14 * 64));
   rt::ThreadPool pool(1);
@@ -313,9 +322,8 @@ void bm_attention_prefill(benchmark::State& state, int64_t tokens) {
   }
   const double pairs = 14.0 * static_cast<double>(tokens) * static_cast<double>(tokens + 1) / 2;
   const double gflop = 4.0 * 64 * pairs * static_cast<double>(state.iterations()) / 1e9;
-  constexpr double kF32PeakGflops = 117.0;  // one Zen 4 core: 2 x 256-bit FMA per cycle
   state.counters["GFLOPs"] = benchmark::Counter(gflop, benchmark::Counter::kIsRate);
-  state.counters["f32_peak_frac"] = benchmark::Counter(gflop / kF32PeakGflops, benchmark::Counter::kIsRate);
+  state.counters["f32_peak_frac"] = benchmark::Counter(gflop / g_fp32_gflops, benchmark::Counter::kIsRate);
 }
 
 }  // namespace
@@ -326,11 +334,13 @@ int main(int argc, char** argv) {
   g_int8_gops = k::measure_int8_peak(1);
   g_read_gbs_2t = k::measure_read_bandwidth(2);
   g_int8_gops_2t = k::measure_int8_peak(2);
+  g_fp32_gflops = edgellm::bench::measure_fp32_peak(1);
   benchmark::AddCustomContext("cpu", k::describe());
   benchmark::AddCustomContext("read_bandwidth_2t_GBps", std::to_string(g_read_gbs_2t));
   benchmark::AddCustomContext("int8_peak_2t_GOPs", std::to_string(g_int8_gops_2t));
   benchmark::AddCustomContext("read_bandwidth_1t_GBps", std::to_string(g_read_gbs));
   benchmark::AddCustomContext("int8_peak_1t_GOPs", std::to_string(g_int8_gops));
+  benchmark::AddCustomContext("fp32_peak_1t_GFLOPs", std::to_string(g_fp32_gflops));
   benchmark::RegisterBenchmark("read_stream", bm_read)->Unit(benchmark::kMicrosecond)->MinTime(0.3);
   for (int i = 0; i < k::kNumIsas; ++i) {
     const k::KernelSet* ks = k::for_isa(static_cast<k::Isa>(i));

@@ -18,6 +18,7 @@
 #include "model/moe_ffn.h"
 #include "model/weights.h"
 #include "runtime/scratch.h"
+#include "runtime/thread_pool.h"
 
 namespace edgellm::model {
 
@@ -52,20 +53,26 @@ class Deepseek2Block final : public Layer {
     float* norm = ctx.scratch.get(kNorm, sz(n_embd_));
     float* branch = ctx.scratch.get(kBranch, sz(n_embd_));
 
-    for (int64_t t = 0; t < n; ++t)
-      kernels::rms_norm(x + t * n_embd_, attn_norm_.data(), norm + t * n_embd_, n_embd_, eps_);
+    runtime::for_tokens(ctx.pool, n, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t)
+        kernels::rms_norm(x + t * n_embd_, attn_norm_.data(), norm + t * n_embd_, n_embd_, eps_);
+    });
     attn_.forward(index, norm, branch, ctx, ctx.batch ? MlaPath::Absorbed : attn_.choose_path(ctx.pos0, n));
-    kernels::add_inplace(x, branch, n * n_embd_);
-
-    for (int64_t t = 0; t < n; ++t)
-      kernels::rms_norm(x + t * n_embd_, ffn_norm_.data(), norm + t * n_embd_, n_embd_, eps_);
+    // Residual add and the feed-forward norm in one pass over the tokens.
+    runtime::for_tokens(ctx.pool, n, [&](int64_t t0, int64_t t1) {
+      kernels::add_inplace(x + t0 * n_embd_, branch + t0 * n_embd_, (t1 - t0) * n_embd_);
+      for (int64_t t = t0; t < t1; ++t)
+        kernels::rms_norm(x + t * n_embd_, ffn_norm_.data(), norm + t * n_embd_, n_embd_, eps_);
+    });
     if (moe_) {
       moe_->forward(norm, n, branch, ctx.scratch, ctx.pool);
     } else {
       swiglu_ffn(*dense_, norm, n, branch, ctx.scratch.get(kDenseGate, sz(n_ff_)),
                  ctx.scratch.get(kDenseUp, sz(n_ff_)), ctx.pool);
     }
-    kernels::add_inplace(x, branch, n * n_embd_);
+    runtime::for_tokens(ctx.pool, n, [&](int64_t t0, int64_t t1) {
+      kernels::add_inplace(x + t0 * n_embd_, branch + t0 * n_embd_, (t1 - t0) * n_embd_);
+    });
   }
 
  private:

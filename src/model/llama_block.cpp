@@ -12,6 +12,7 @@
 #include "runtime/fused_matvec.h"
 #include "runtime/matmul_observer.h"
 #include "runtime/scratch.h"
+#include "runtime/thread_pool.h"
 
 namespace edgellm::model {
 
@@ -207,36 +208,43 @@ void LlamaBlock::forward(int index, float* x, LayerContext& ctx) const {
   float* proj = ctx.scratch.get(kProj, sz(n_embd_));
 
   // Attention: projections, RoPE on Q and K, cache, causal GQA, output projection, residual.
-  for (int64_t t = 0; t < n; ++t)
-    kernels::rms_norm(x + t * n_embd_, w_.attn_norm.data(), norm + t * n_embd_, n_embd_, rms_eps_);
+  runtime::for_tokens(ctx.pool, n, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t)
+      kernels::rms_norm(x + t * n_embd_, w_.attn_norm.data(), norm + t * n_embd_, n_embd_, rms_eps_);
+  });
   observe(ctx, index, tn::kAttnQ, norm, n_embd_);
   observe(ctx, index, tn::kAttnK, norm, n_embd_);
   observe(ctx, index, tn::kAttnV, norm, n_embd_);
   kernels::matmul(w_.wq, norm, n, q, ctx.pool);
   kernels::matmul(w_.wk, norm, n, k, ctx.pool);
   kernels::matmul(w_.wv, norm, n, v, ctx.pool);
-  add_bias_if_any(q, w_.bq, n);
-  add_bias_if_any(k, w_.bk, n);
-  add_bias_if_any(v, w_.bv, n);
   const int64_t pairs = ctx.rope.n_pairs();
-  for (int64_t t = 0; t < n; ++t) {
-    const float* cos = ctx.rope_cos + t * pairs;
-    const float* sin = ctx.rope_sin + t * pairs;
-    ctx.rope.apply(q + t * q_width, n_head_, head_dim_k_, cos, sin);
-    ctx.rope.apply(k + t * k_width, n_head_kv_, head_dim_k_, cos, sin);
-  }
+  runtime::for_tokens(ctx.pool, n, [&](int64_t t0, int64_t t1) {
+    add_bias_if_any(q + t0 * q_width, w_.bq, t1 - t0);
+    add_bias_if_any(k + t0 * k_width, w_.bk, t1 - t0);
+    add_bias_if_any(v + t0 * v_width, w_.bv, t1 - t0);
+    for (int64_t t = t0; t < t1; ++t) {
+      const float* cos = ctx.rope_cos + t * pairs;
+      const float* sin = ctx.rope_sin + t * pairs;
+      ctx.rope.apply(q + t * q_width, n_head_, head_dim_k_, cos, sin);
+      ctx.rope.apply(k + t * k_width, n_head_kv_, head_dim_k_, cos, sin);
+    }
+  });
   attend(index, ctx, q, k, v, attn);
   observe(ctx, index, tn::kAttnOutput, attn, o_width);
   kernels::matmul(w_.wo, attn, n, proj, ctx.pool);
-  add_bias_if_any(proj, w_.bo, n);
-  kernels::add_inplace(x, proj, n * n_embd_);
+  // Residual add and the feed-forward norm in one pass over the tokens.
+  runtime::for_tokens(ctx.pool, n, [&](int64_t t0, int64_t t1) {
+    add_bias_if_any(proj + t0 * n_embd_, w_.bo, t1 - t0);
+    kernels::add_inplace(x + t0 * n_embd_, proj + t0 * n_embd_, (t1 - t0) * n_embd_);
+    for (int64_t t = t0; t < t1; ++t)
+      kernels::rms_norm(x + t * n_embd_, w_.ffn_norm.data(), norm + t * n_embd_, n_embd_, rms_eps_);
+  });
 
   // Feed-forward: SwiGLU, residual. Long batches go through in pieces of kFfnTokens tokens, so
   // the n_ff-wide gate/up activations take a quarter of the memory of a 512-token prefill
   // (matmul() splits a batch into blocks of the same size anyway: same arithmetic, and the
   // weights are read once per block either way).
-  for (int64_t t = 0; t < n; ++t)
-    kernels::rms_norm(x + t * n_embd_, w_.ffn_norm.data(), norm + t * n_embd_, n_embd_, rms_eps_);
   observe(ctx, index, tn::kFfnGate, norm, n_embd_);
   observe(ctx, index, tn::kFfnUp, norm, n_embd_);
   const int64_t piece = std::min(n, kFfnTokens);
@@ -246,11 +254,16 @@ void LlamaBlock::forward(int index, float* x, LayerContext& ctx) const {
     const int64_t nt = std::min(piece, n - t0);
     kernels::matmul(w_.gate, norm + t0 * n_embd_, nt, gate, ctx.pool);
     kernels::matmul(w_.up, norm + t0 * n_embd_, nt, up, ctx.pool);
-    kernels::swiglu(gate, up, nt * n_ff_);
+    // Row by row, so that a token's vector / tail split does not depend on the thread split.
+    runtime::for_tokens(ctx.pool, nt, [&](int64_t a, int64_t b) {
+      for (int64_t t = a; t < b; ++t) kernels::swiglu(gate + t * n_ff_, up + t * n_ff_, n_ff_);
+    });
     observe(ctx, index, tn::kFfnDown, gate, n_ff_, nt);
     kernels::matmul(w_.down, gate, nt, proj + t0 * n_embd_, ctx.pool);
   }
-  kernels::add_inplace(x, proj, n * n_embd_);
+  runtime::for_tokens(ctx.pool, n, [&](int64_t t0, int64_t t1) {
+    kernels::add_inplace(x + t0 * n_embd_, proj + t0 * n_embd_, (t1 - t0) * n_embd_);
+  });
 }
 
 }  // namespace edgellm::model

@@ -117,19 +117,24 @@ void MlaAttention::forward(int layer, const float* x, float* out, LayerContext& 
       MatmulTask{w_.wkv_a, x, p_.n_embd, n, kv, W}};
   grouped_matmul(x_tasks, activation_buffer(ctx, x_tasks), ctx.pool);
   if (w_.wq.empty()) {
-    for (int64_t t = 0; t < n; ++t)
-      kernels::rms_norm(qa + t * p_.q_lora_rank, w_.q_a_norm.data(), qa + t * p_.q_lora_rank, p_.q_lora_rank, p_.rms_eps);
+    const int64_t rank = p_.q_lora_rank;
+    runtime::for_tokens(ctx.pool, n, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t)
+        kernels::rms_norm(qa + t * rank, w_.q_a_norm.data(), qa + t * rank, rank, p_.rms_eps);
+    });
     kernels::matmul(w_.wq_b, qa, n, q, ctx.pool);
   }
   const int64_t pairs = ctx.rope.n_pairs();
-  for (int64_t t = 0; t < n; ++t) {
-    const float* cos = ctx.rope_cos + t * pairs;
-    const float* sin = ctx.rope_sin + t * pairs;
-    float* row = kv + t * W;
-    kernels::rms_norm(row, w_.kv_a_norm.data(), row, L, p_.rms_eps);
-    ctx.rope.apply(row + L, 1, R, cos, sin);
-    ctx.rope.apply(q + t * H * dk + p_.head_dim_nope, H, dk, cos, sin);
-  }
+  runtime::for_tokens(ctx.pool, n, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const float* cos = ctx.rope_cos + t * pairs;
+      const float* sin = ctx.rope_sin + t * pairs;
+      float* row = kv + t * W;
+      kernels::rms_norm(row, w_.kv_a_norm.data(), row, L, p_.rms_eps);
+      ctx.rope.apply(row + L, 1, R, cos, sin);
+      ctx.rope.apply(q + t * H * dk + p_.head_dim_nope, H, dk, cos, sin);
+    }
+  });
   float* o = ctx.scratch.get(kO, sz(n * H * p_.head_dim_v));
   if (ctx.batch != nullptr) {
     // Several sequences in one step: the hook stores each token's cache row in its own

@@ -11,6 +11,7 @@
 #include "model/grouped_matmul.h"
 #include "model/weights.h"
 #include "runtime/scratch.h"
+#include "runtime/thread_pool.h"
 
 namespace edgellm::model {
 
@@ -33,13 +34,21 @@ void top_k(const float* v, int64_t n, int64_t k, std::vector<int32_t>& idx) {
   idx.resize(static_cast<size_t>(k));
 }
 
+// gate = silu(gate) * up for n rows of `width`, row by row (a row's vector / tail split does
+// not depend on how the rows are spread over the threads).
+void swiglu_rows(float* gate, const float* up, int64_t n, int64_t width, runtime::ThreadPool& pool) {
+  runtime::for_tokens(pool, n, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) kernels::swiglu(gate + r * width, up + r * width, width);
+  });
+}
+
 }  // namespace
 
 void swiglu_ffn(const SwigluWeights& w, const float* x, int64_t n, float* y, float* gate_buf,
                 float* up_buf, runtime::ThreadPool& pool) {
   kernels::matmul(w.gate, x, n, gate_buf, pool);
   kernels::matmul(w.up, x, n, up_buf, pool);
-  kernels::swiglu(gate_buf, up_buf, n * w.gate.rows);
+  swiglu_rows(gate_buf, up_buf, n, w.gate.rows, pool);
   kernels::matmul(w.down, gate_buf, n, y, pool);
 }
 
@@ -151,10 +160,12 @@ void MoeFfn::forward(const float* x, int64_t n, float* y, runtime::Scratch& scra
   const float* xe = x;
   if (n > 1) {
     float* gathered = scratch.get(kGather, sz(n_pairs * n_embd));
-    for (int64_t i = 0; i < n_pairs; ++i) {
-      const int64_t t = pair_of[sz(i)] / k;
-      std::copy(x + t * n_embd, x + (t + 1) * n_embd, gathered + i * n_embd);
-    }
+    runtime::for_tokens(pool, n_pairs, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t t = pair_of[sz(i)] / k;
+        std::copy(x + t * n_embd, x + (t + 1) * n_embd, gathered + i * n_embd);
+      }
+    });
     xe = gathered;
   }
 
@@ -176,19 +187,29 @@ void MoeFfn::forward(const float* x, int64_t n, float* y, runtime::Scratch& scra
   const size_t act_bytes = std::max(grouped_matmul_buffer_bytes(in_tasks), grouped_matmul_buffer_bytes(out_tasks));
   auto* act = reinterpret_cast<uint8_t*>(scratch.get(kActivations, act_bytes / sizeof(float) + 1));
   grouped_matmul(in_tasks, act, pool);
-  kernels::swiglu(gate, up, hidden);
+  swiglu_rows(gate, up, n_pairs, ff, pool);
+  if (w_.shared) swiglu_rows(gate_shared, up_shared, n, ff_shared, pool);
   grouped_matmul(out_tasks, act, pool);
 
-  // y = Σ weight · expert output, experts in index order, then the shared experts.
-  std::fill(y, y + n * n_embd, 0.0f);
-  for (int64_t i = 0; i < n_pairs; ++i) {
-    const int64_t pair = pair_of[sz(i)];
-    const float wt = r.weight[sz(pair)];
-    float* yt = y + pair / k * n_embd;
-    const float* src = ye + i * n_embd;
-    for (int64_t d = 0; d < n_embd; ++d) yt[d] += wt * src[d];
-  }
-  if (w_.shared) kernels::add_inplace(y, shared_out, n * n_embd);
+  // y = Σ weight · expert output, experts in index order (= sorted-pair order), then the shared
+  // experts; token by token.
+  std::vector<int64_t> sorted_at(sz(n_pairs));
+  for (int64_t i = 0; i < n_pairs; ++i) sorted_at[sz(pair_of[sz(i)])] = i;
+  runtime::for_tokens(pool, n, [&](int64_t t0, int64_t t1) {
+    std::vector<int64_t> rows(sz(k));
+    for (int64_t t = t0; t < t1; ++t) {
+      float* yt = y + t * n_embd;
+      std::fill(yt, yt + n_embd, 0.0f);
+      std::copy(sorted_at.begin() + t * k, sorted_at.begin() + (t + 1) * k, rows.begin());
+      std::sort(rows.begin(), rows.end());
+      for (const int64_t i : rows) {
+        const float wt = r.weight[sz(pair_of[sz(i)])];
+        const float* src = ye + i * n_embd;
+        for (int64_t d = 0; d < n_embd; ++d) yt[d] += wt * src[d];
+      }
+      if (w_.shared) kernels::add_inplace(yt, shared_out + t * n_embd, n_embd);
+    }
+  });
 }
 
 size_t MoeFfn::active_bytes_per_token() const {

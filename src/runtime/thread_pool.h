@@ -125,4 +125,18 @@ class ThreadPool {
   std::exception_ptr error_;  // guarded by mutex_
 };
 
+// The per-token steps of a batch (norms, RoPE, SwiGLU, residual adds): body(t0, t1) over
+// [0, n_tokens), spread over the pool from kParallelTokens tokens on (a dispatch costs about
+// what a few tokens of such a step do). On the calling thread alone these steps were ~3% of a
+// 2-thread 512-token prefill. The body must compute each token the same way for any split.
+inline constexpr int64_t kParallelTokens = 8;
+template <class Body>
+void for_tokens(ThreadPool& pool, int64_t n_tokens, Body&& body) {
+  if (n_tokens >= kParallelTokens) {
+    pool.parallel_for(n_tokens, 1, body);
+  } else if (n_tokens > 0) {
+    body(int64_t{0}, n_tokens);
+  }
+}
+
 }  // namespace edgellm::runtime

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "gguf/gguf_names.h"
 #include "kernels/ops.h"
+#include "model/grouped_matmul.h"
 #include "model/weights.h"
 #include "runtime/attention.h"
 #include "runtime/batch_attention.h"
@@ -22,7 +23,7 @@ namespace tn = gguf::tensor;
 using gguf::block_tensor;
 
 // Scratch slots of this block.
-enum Slot : size_t { kNorm, kQ, kK, kV, kAttn, kProj, kGate, kUp };
+enum Slot : size_t { kNorm, kQ, kK, kV, kAttn, kProj, kGate, kUp, kActivations };
 
 // Tokens per piece of the feed-forward of a long batch: kernels::matmul's token block.
 constexpr int64_t kFfnTokens = 128;
@@ -30,6 +31,13 @@ constexpr int64_t kFfnTokens = 128;
 std::vector<float> bias_or_empty(const WeightLoader& w, int i, std::string_view stem, int64_t n) {
   auto b = w.optional_vector(block_tensor(i, stem, "bias"), n);
   return b ? std::move(*b) : std::vector<float>{};
+}
+
+// Products of one input with several matrices (Q, K, V; gate, up) as one pool dispatch that
+// quantizes the input once; same results as one kernels::matmul per matrix.
+void matmul_group(std::span<const MatmulTask> tasks, LayerContext& ctx) {
+  const size_t bytes = grouped_matmul_buffer_bytes(tasks);
+  grouped_matmul(tasks, reinterpret_cast<uint8_t*>(ctx.scratch.get(kActivations, bytes / sizeof(float) + 1)), ctx.pool);
 }
 
 // Lets an observer (the imatrix collector) see a matmul's input; a no-op without one.
@@ -215,9 +223,10 @@ void LlamaBlock::forward(int index, float* x, LayerContext& ctx) const {
   observe(ctx, index, tn::kAttnQ, norm, n_embd_);
   observe(ctx, index, tn::kAttnK, norm, n_embd_);
   observe(ctx, index, tn::kAttnV, norm, n_embd_);
-  kernels::matmul(w_.wq, norm, n, q, ctx.pool);
-  kernels::matmul(w_.wk, norm, n, k, ctx.pool);
-  kernels::matmul(w_.wv, norm, n, v, ctx.pool);
+  const MatmulTask qkv[] = {{w_.wq, norm, n_embd_, n, q, q_width},
+                            {w_.wk, norm, n_embd_, n, k, k_width},
+                            {w_.wv, norm, n_embd_, n, v, v_width}};
+  matmul_group(qkv, ctx);
   const int64_t pairs = ctx.rope.n_pairs();
   runtime::for_tokens(ctx.pool, n, [&](int64_t t0, int64_t t1) {
     add_bias_if_any(q + t0 * q_width, w_.bq, t1 - t0);
@@ -252,8 +261,9 @@ void LlamaBlock::forward(int index, float* x, LayerContext& ctx) const {
   float* up = ctx.scratch.get(kUp, static_cast<size_t>(piece * n_ff_));
   for (int64_t t0 = 0; t0 < n; t0 += piece) {
     const int64_t nt = std::min(piece, n - t0);
-    kernels::matmul(w_.gate, norm + t0 * n_embd_, nt, gate, ctx.pool);
-    kernels::matmul(w_.up, norm + t0 * n_embd_, nt, up, ctx.pool);
+    const MatmulTask gate_up[] = {{w_.gate, norm + t0 * n_embd_, n_embd_, nt, gate, n_ff_},
+                                  {w_.up, norm + t0 * n_embd_, n_embd_, nt, up, n_ff_}};
+    matmul_group(gate_up, ctx);
     // Row by row, so that a token's vector / tail split does not depend on the thread split.
     runtime::for_tokens(ctx.pool, nt, [&](int64_t a, int64_t b) {
       for (int64_t t = a; t < b; ++t) kernels::swiglu(gate + t * n_ff_, up + t * n_ff_, n_ff_);

@@ -113,7 +113,8 @@ int64_t bench_context_size(const std::vector<BenchTest>& tests) {
   return n;
 }
 
-BenchSamples run_bench_test(runtime::Session& session, const BenchTest& test, int repetitions, int threads) {
+BenchSamples run_bench_test(runtime::Session& session, const BenchTest& test, int repetitions, int threads,
+                            const std::function<void(int)>& between) {
   if (repetitions < 1) fail("repetitions must be at least 1, got {}", repetitions);
   if (threads < 1) fail("threads must be at least 1, got {}", threads);
   if (test.n_tokens < 1 || test.depth < 0) fail("test {} needs at least one token and a depth >= 0", test.name());
@@ -133,6 +134,7 @@ BenchSamples run_bench_test(runtime::Session& session, const BenchTest& test, in
   for (int r = 0; r < repetitions; ++r) {
     session.reset();
     if (!context.empty()) session.eval(context);  // untimed (run in max_batch pieces)
+    if (between) between(r);
     const auto start = Clock::now();
     const double cpu_start = process_cpu_seconds();
     if (test.kind == TestKind::Prefill) {
@@ -145,6 +147,7 @@ BenchSamples run_bench_test(runtime::Session& session, const BenchTest& test, in
     samples.tokens_per_second.push_back(static_cast<double>(test.n_tokens) / std::max(elapsed, 1e-9));
     samples.cpu_tokens_per_second.push_back(static_cast<double>(test.n_tokens) / std::max(cpu_per_thread, 1e-9));
   }
+  if (between) between(repetitions);
   return samples;
 }
 

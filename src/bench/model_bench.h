@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -54,7 +55,10 @@ ModelCost model_cost(const model::Model& model);
 // warm-up. The session's context must hold bench_context_size() positions. Token ids are
 // random (fixed seed): speed does not depend on them.
 // `threads` is the session's pool size (for the CPU-time rate).
-BenchSamples run_bench_test(runtime::Session& session, const BenchTest& test, int repetitions, int threads);
+// between(r) runs untimed before repetition r and, with r = repetitions, after the last one
+// (the decode tests measure the read bandwidth there, so each repetition has its own bound).
+BenchSamples run_bench_test(runtime::Session& session, const BenchTest& test, int repetitions, int threads,
+                            const std::function<void(int)>& between = {});
 
 // Context the tests need: the depth plus the prefill, or plus the decode prompt and the decode.
 int64_t bench_context_size(const std::vector<BenchTest>& tests);

@@ -75,8 +75,24 @@ TEST(BenchCli, JsonLinesHaveTheRequiredFields) {
       EXPECT_TRUE(std::isfinite(v) && v >= 0.0) << key << " = " << v;
     }
     EXPECT_GT(j.at("avg_ts").get<double>(), 0.0);
-    EXPECT_NEAR(j.at("fraction_of_bound").get<double>(),
-                j.at("avg_ts").get<double>() / j.at("bound_ts").get<double>(), 1e-9);
+    const auto& samples = j.at("samples_ts");
+    const auto& reads = j.at("read_bandwidth_samples_gbps");
+    if (i == 0) {  // prefill: against the int8 peak measured at start
+      EXPECT_TRUE(reads.empty());
+      EXPECT_NEAR(j.at("fraction_of_bound").get<double>(),
+                  j.at("avg_ts").get<double>() / j.at("bound_ts").get<double>(), 1e-9);
+    } else {  // decode: each repetition against the bandwidth read right before and after it
+      ASSERT_EQ(reads.size(), 3u);
+      const double bytes = j.at("weight_bytes_per_token").get<double>();
+      double fraction = 0.0, bound = 0.0;
+      for (size_t rep = 0; rep < 2; ++rep) {
+        const double bound_r = 0.5 * (reads[rep].get<double>() + reads[rep + 1].get<double>()) * 1e9 / bytes;
+        fraction += samples[rep].get<double>() / bound_r / 2.0;
+        bound += bound_r / 2.0;
+      }
+      EXPECT_NEAR(j.at("fraction_of_bound").get<double>(), fraction, 1e-9);
+      EXPECT_NEAR(j.at("bound_ts").get<double>(), bound, 1e-6 * bound);
+    }
     EXPECT_EQ(j.at("bound_kind"), i == 0 ? "int8_peak" : "read_bandwidth");
   }
   EXPECT_EQ(lines[2].at("test"), "memory");

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -180,9 +181,10 @@ void run_bench(const BenchArgs& a) {
     runtime::Session session(*model, sp, pool);
     kv_bytes = session.kv_cache().size_bytes();
     kv_bytes_per_token = session.kv_cache().bytes_per_token();
-    // The shared machine's bandwidth drifts within seconds: a decode test's bound is the mean
-    // of the read bandwidth measured right before and right after it. (The probe's buffer is
-    // freed before the test and does not count towards peak RSS.)
+    // The shared machine's bandwidth drifts within seconds: each decode repetition's bound is the
+    // mean of the read bandwidth measured right before and right after it, and the fraction of
+    // the bound is the mean of the repetitions' fractions. (The probe's buffer is freed before
+    // the test and does not count towards peak RSS.)
     const auto bandwidth_now = [&] {
       peak = std::max(peak, bench::peak_rss_bytes());
       const double gbps = kernels::measure_read_bandwidth(threads);
@@ -191,16 +193,29 @@ void run_bench(const BenchArgs& a) {
     };
     for (const bench::BenchTest& test : tests) {
       const bool prefill = test.kind == bench::TestKind::Prefill;
-      const double bw_before = prefill ? b.bandwidth_gbps : bandwidth_now();
-      const bench::BenchSamples s = bench::run_bench_test(session, test, a.repetitions, threads);
+      std::vector<double> bw_samples;
+      std::function<void(int)> between;
+      if (!prefill) between = [&](int) { bw_samples.push_back(bandwidth_now()); };
+      const bench::BenchSamples s = bench::run_bench_test(session, test, a.repetitions, threads, between);
       const double cpu_ts = bench::BenchSamples::mean_of(s.cpu_tokens_per_second);
-      const double bw = prefill ? b.bandwidth_gbps : 0.5 * (bw_before + bandwidth_now());
-      if (!prefill)
-        std::fprintf(stderr, "%s: read %.1f GB/s before, %.1f after (bound from the mean)\n", test.name().c_str(),
-                     bw_before, 2.0 * bw - bw_before);
       const double peak_ops = (cost.float_weights ? b.fp32_gflops : b.int8_gops) * 1e9;
-      const double bound = prefill ? peak_ops / std::max(2.0 * cost.weights_per_token, 1.0)
-                                   : bw * 1e9 / static_cast<double>(std::max<size_t>(cost.bytes_per_token, 1));
+      const double bytes_per_token = static_cast<double>(std::max<size_t>(cost.bytes_per_token, 1));
+      double bound = peak_ops / std::max(2.0 * cost.weights_per_token, 1.0), fraction = s.mean() / bound;
+      double bw = b.bandwidth_gbps;
+      if (!prefill) {
+        std::vector<double> bounds, fractions;
+        for (size_t r = 0; r < s.tokens_per_second.size(); ++r) {
+          bounds.push_back(0.5 * (bw_samples[r] + bw_samples[r + 1]) * 1e9 / bytes_per_token);
+          fractions.push_back(s.tokens_per_second[r] / bounds.back());
+        }
+        bound = bench::BenchSamples::mean_of(bounds);
+        fraction = bench::BenchSamples::mean_of(fractions);
+        bw = bound * bytes_per_token / 1e9;
+        std::string reads;
+        for (const double g : bw_samples) reads += fmt::format("{}{:.1f}", reads.empty() ? "" : " ", g);
+        std::fprintf(stderr, "%s: read GB/s around the repetitions: %s (each repetition against the mean of its two)\n",
+                     test.name().c_str(), reads.c_str());
+      }
       const std::string bound_kind = prefill ? (cost.float_weights ? "fp32_peak" : "int8_peak") : "read_bandwidth";
       if (a.json) {
         peak = std::max(peak, bench::peak_rss_bytes());
@@ -210,9 +225,10 @@ void run_bench(const BenchArgs& a) {
                         {"n_gen", prefill ? 0 : test.n_tokens}, {"n_depth", test.depth}, {"threads", threads},
                         {"repetitions", a.repetitions}, {"avg_ts", s.mean()}, {"stddev_ts", s.stddev()},
                         {"samples_ts", s.tokens_per_second}, {"bound_ts", bound},
-                        {"fraction_of_bound", s.mean() / bound}, {"bound_kind", bound_kind},
+                        {"fraction_of_bound", fraction}, {"bound_kind", bound_kind},
                         {"cpu_ts", cpu_ts}, {"cpu_fraction_of_bound", cpu_ts / bound},
-                        {"read_bandwidth_gbps", bw}, {"int8_peak_gops", b.int8_gops},
+                        {"read_bandwidth_gbps", bw}, {"read_bandwidth_samples_gbps", bw_samples},
+                        {"int8_peak_gops", b.int8_gops},
                         {"fp32_peak_gflops", b.fp32_gflops}, {"weight_bytes_per_token", cost.bytes_per_token},
                         {"weights_per_token", cost.weights_per_token}, {"kv_bytes", kv_bytes},
                         {"kv_bytes_per_token", kv_bytes_per_token}, {"peak_rss_bytes", peak},
@@ -221,7 +237,7 @@ void run_bench(const BenchArgs& a) {
         fmt::print("| {} | {:.1f} MiB | {} | {} | {} | {} | {} | {:.2f} ± {:.2f} | {:.2f} | {:.1f}% | {:.2f} | {:.1f}% |\n", name,
                    static_cast<double>(file_bytes) / (1 << 20),
                    params >= 1e9 ? fmt::format("{:.2f} B", params / 1e9) : fmt::format("{:.1f} M", params / 1e6), type, isa, threads, test.name(),
-                   s.mean(), s.stddev(), bound, 100.0 * s.mean() / bound, cpu_ts, 100.0 * cpu_ts / bound);
+                   s.mean(), s.stddev(), bound, 100.0 * fraction, cpu_ts, 100.0 * cpu_ts / bound);
         std::fflush(stdout);
       }
     }

@@ -66,12 +66,14 @@ inline void q4k_token_consts(const uint8_t* xq, size_t xs, int64_t n_tokens, int
     }
 }
 
-// How far ahead the first token group of a panel prefetches the weight stream into L2, per token
-// of the group (as the Q4_0 panels do, x86_prefill-inl.h): 4 super-blocks (9 KB). Zen 4, 1
-// thread, 4096 x 4096 streamed, fraction of the read bandwidth (noisy, shared machine): none
-// 0.70, 1 block 0.51-0.54, 2 blocks 0.70, 3 blocks 0.75-0.94, 4 blocks 0.78-0.93, 6 blocks
-// 0.85-0.87, 8 blocks 0.81. The prefetches cost ~10% when the panel is already in cache.
-constexpr size_t kQ4KPrefetchBytes = 4 * kQ4KPanelBlock;
+// How far ahead the first token group of a panel prefetches the weight stream into L2: 16
+// super-blocks (36 KB), whatever the group size (prefill is compute-bound; 4 tokens x 36 KB
+// would only crowd L2). Zen 4, loaded machine (load average 2-3), whole-model decode of
+// llama-1b Q4_K_M, 1 thread, fraction of the read bound by CPU time, 4 alternating rounds:
+// 4 blocks 0.70-0.79 (mean 0.77), 16 blocks 0.81-0.86 (0.83), 32 blocks 0.78-0.85 (0.80), the
+// row layout 0.80-0.89 (0.83). The microbenchmark (4096 x 4096 from DRAM) was too noisy to
+// tell: 1 block 0.51-0.54, 2 blocks 0.70, 4-16 blocks 0.75-0.97.
+constexpr size_t kQ4KPrefetchBytes = 16 * kQ4KPanelBlock;
 
 // T <= 4 tokens against one panel, reading each super-block once.
 template <int T>
@@ -157,7 +159,7 @@ template <int T>
 void q4k_panel_tokens(const uint8_t* panel, int64_t nb, const uint8_t* xq, size_t xs, const Q4KTokenConst* consts,
                       int64_t t0, float* y, size_t ys) {
   Q4KPanel<T> k;
-  if (t0 == 0) k.ahead = kQ4KPrefetchBytes * T;
+  if (t0 == 0) k.ahead = kQ4KPrefetchBytes;
   for (int t = 0; t < T; ++t) {
     k.x[t] = xq + static_cast<size_t>(t0 + t) * xs;
     k.k[t] = consts + (t0 + t) * nb;

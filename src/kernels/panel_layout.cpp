@@ -59,18 +59,93 @@ uint32_t gather_fifth_bits(const uint8_t* masks, int64_t row) {
   return qh;
 }
 
+// Q4_K (see panel_layout.h): the 12 GGUF scale bytes are a bijective packing of 8 six-bit
+// scales and 8 mins (ggml's get_scale_min_k4), so decoding and re-encoding them is lossless.
+constexpr size_t kQ4KBytes = 144, kQ4KPanelQuants = 2048, kQ4KPanelD = 2048, kQ4KPanelDmin = 2080,
+                 kQ4KPanelLowSc = 2112, kQ4KPanelLowMin = 2176, kQ4KPanelHigh = 2240;
+
+void q4k_decode_scales(const uint8_t* q, uint8_t sc[8], uint8_t mn[8]) {
+  for (int j = 0; j < 4; ++j) {
+    sc[j] = q[j] & 63;
+    mn[j] = q[j + 4] & 63;
+    sc[j + 4] = static_cast<uint8_t>((q[j + 8] & 15) | (q[j] >> 6) << 4);
+    mn[j + 4] = static_cast<uint8_t>((q[j + 8] >> 4) | (q[j + 4] >> 6) << 4);
+  }
+}
+
+void q4k_encode_scales(const uint8_t sc[8], const uint8_t mn[8], uint8_t* q) {
+  for (int j = 0; j < 4; ++j) {
+    q[j] = static_cast<uint8_t>(sc[j] | (sc[j + 4] >> 4) << 6);
+    q[j + 4] = static_cast<uint8_t>(mn[j] | (mn[j + 4] >> 4) << 6);
+    q[j + 8] = static_cast<uint8_t>((sc[j + 4] & 15) | (mn[j + 4] & 15) << 4);
+  }
+}
+
+void pack_q4k(const uint8_t* src, int64_t cols, int64_t panel_begin, int64_t panel_end, uint8_t* dst) {
+  const int64_t nb = cols / 256;
+  const size_t row_stride = static_cast<size_t>(nb) * kQ4KBytes;
+  for (int64_t p = panel_begin; p < panel_end; ++p) {
+    const size_t base = static_cast<size_t>(p) * kPanelRows * row_stride;
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* out = dst + base + static_cast<size_t>(b) * kPanelRows * kQ4KBytes;
+      for (int64_t r = 0; r < kPanelRows; ++r) {
+        const uint8_t* blk = src + base + static_cast<size_t>(r) * row_stride + static_cast<size_t>(b) * kQ4KBytes;
+        for (int v = 0; v < 32; ++v) std::memcpy(out + kVectorBytes * v + 4 * r, blk + 16 + 4 * v, 4);
+        std::memcpy(out + kQ4KPanelD + 2 * r, blk, 2);
+        std::memcpy(out + kQ4KPanelDmin + 2 * r, blk + 2, 2);
+        uint8_t sc[8], mn[8];
+        q4k_decode_scales(blk + 4, sc, mn);
+        for (int i = 0; i < 4; ++i) {
+          out[kQ4KPanelLowSc + 4 * r + i] = static_cast<uint8_t>((sc[i] & 15) | (sc[i + 4] & 15) << 4);
+          out[kQ4KPanelLowMin + 4 * r + i] = static_cast<uint8_t>((mn[i] & 15) | (mn[i + 4] & 15) << 4);
+          out[kQ4KPanelHigh + 4 * r + i] =
+              static_cast<uint8_t>(sc[i] >> 4 | (sc[i + 4] >> 4) << 2 | (mn[i] >> 4) << 4 | (mn[i + 4] >> 4) << 6);
+        }
+      }
+    }
+  }
+}
+
+void unpack_q4k_row(const uint8_t* panels, int64_t cols, int64_t r, uint8_t* out) {
+  const int64_t nb = cols / 256;
+  const size_t row_stride = static_cast<size_t>(nb) * kQ4KBytes;
+  const int64_t pr = r % kPanelRows;
+  const uint8_t* panel = panels + static_cast<size_t>(r / kPanelRows) * kPanelRows * row_stride;
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* in = panel + static_cast<size_t>(b) * kPanelRows * kQ4KBytes;
+    uint8_t* blk = out + static_cast<size_t>(b) * kQ4KBytes;
+    std::memcpy(blk, in + kQ4KPanelD + 2 * pr, 2);
+    std::memcpy(blk + 2, in + kQ4KPanelDmin + 2 * pr, 2);
+    uint8_t sc[8], mn[8];
+    for (int i = 0; i < 4; ++i) {
+      const uint8_t ls = in[kQ4KPanelLowSc + 4 * pr + i], lm = in[kQ4KPanelLowMin + 4 * pr + i];
+      const uint8_t h = in[kQ4KPanelHigh + 4 * pr + i];
+      sc[i] = static_cast<uint8_t>((ls & 15) | (h & 3) << 4);
+      sc[i + 4] = static_cast<uint8_t>((ls >> 4) | (h >> 2 & 3) << 4);
+      mn[i] = static_cast<uint8_t>((lm & 15) | (h >> 4 & 3) << 4);
+      mn[i + 4] = static_cast<uint8_t>((lm >> 4) | (h >> 6) << 4);
+    }
+    q4k_encode_scales(sc, mn, blk + 4);
+    for (int v = 0; v < 32; ++v) std::memcpy(blk + 16 + 4 * v, in + kVectorBytes * v + 4 * pr, 4);
+  }
+  static_assert(kQ4KPanelQuants == 32 * kVectorBytes && kQ4KPanelHigh + 64 == kPanelRows * kQ4KBytes);
+}
+
 }  // namespace
 
 bool has_panel_layout(TensorType type) {
-  return type == TensorType::Q4_0 || type == TensorType::Q5_0 || type == TensorType::Q8_0;
+  return type == TensorType::Q4_0 || type == TensorType::Q5_0 || type == TensorType::Q8_0 ||
+         type == TensorType::Q4_K;
 }
 
 bool can_use_panels(TensorType type, int64_t rows, int64_t cols) {
-  return has_panel_layout(type) && rows > 0 && rows % kPanelRows == 0 && cols > 0 && cols % kBlockElems == 0;
+  return has_panel_layout(type) && rows > 0 && rows % kPanelRows == 0 && cols > 0 &&
+         cols % traits(type).block_size == 0;
 }
 
 void pack_panels(TensorType type, const uint8_t* src, int64_t cols, int64_t panel_begin,
                  int64_t panel_end, uint8_t* dst) {
+  if (type == TensorType::Q4_K) return pack_q4k(src, cols, panel_begin, panel_end, dst);
   const PanelFormat f = panel_format(type);
   const int64_t nb = cols / kBlockElems;
   const size_t row_stride = static_cast<size_t>(nb) * f.block_bytes;
@@ -97,6 +172,7 @@ void pack_panels(TensorType type, const uint8_t* src, int64_t cols, int64_t pane
 }
 
 void unpack_panel_row(TensorType type, const uint8_t* panels, int64_t cols, int64_t r, uint8_t* out) {
+  if (type == TensorType::Q4_K) return unpack_q4k_row(panels, cols, r, out);
   const PanelFormat f = panel_format(type);
   const int64_t nb = cols / kBlockElems;
   const size_t row_stride = static_cast<size_t>(nb) * f.block_bytes;

@@ -1,5 +1,5 @@
-// The 16-row panel layout of Q4_0, Q5_0 and Q8_0 weights, which the batched kernels read without
-// repacking per call. A model may repack such matrices once, at load (model/panel_store.h).
+// The 16-row panel layout of Q4_0, Q5_0, Q8_0 and Q4_K weights, which the batched kernels read
+// without repacking per call. A model may repack such matrices once, at load (model/panel_store.h).
 //
 // A panel is 16 consecutive rows; it occupies exactly the bytes those rows do in the GGUF row
 // layout (panel p starts at 16p * row_bytes), so sizes and row-range addressing do not change.
@@ -14,6 +14,13 @@
 //        adds 16 to byte 4r + i (unsigned, value + 16).
 //   Q8_0 (544 bytes): 8 vectors of 64 bytes, then the 16 fp16 scales. Dword r of vector j is
 //        elements 4j..4j+3 of row r, each stored as value + 128 (an unsigned byte).
+//   Q4_K (2304 bytes, one 256-weight super-block): 32 vectors of 64 bytes, then the 16 rows' fp16
+//        d (32 bytes), their fp16 dmin (32 bytes), and three vectors of their 6-bit scales and
+//        mins. Dword r of nibble vector v is bytes 4v..4v+3 of row r's 128 nibble bytes (v = 8c +
+//        j: low nibbles elements 64c+4j..+3 of sub-block 2c, high nibbles the same of 2c+1).
+//        Byte i < 4 of dword r of the scale vectors: low-scales (sc_i & 15) | (sc_{i+4} & 15) << 4,
+//        low-mins the same for the mins, high bits (sc_i >> 4) | (sc_{i+4} >> 4) << 2 |
+//        (m_i >> 4) << 4 | (m_{i+4} >> 4) << 6: a few shifts and masks give sixteen rows' scales.
 // So one 64-byte load yields one dword of sixteen rows: the operand a 512-bit int8 dot product
 // multiplies by a broadcast dword of activations.
 #pragma once
@@ -27,9 +34,10 @@ namespace edgellm::kernels {
 
 inline constexpr int64_t kPanelRows = 16;
 
-// True for the formats that have a panel layout (Q4_0, Q5_0, Q8_0).
+// True for the formats that have a panel layout (Q4_0, Q5_0, Q8_0, Q4_K).
 bool has_panel_layout(TensorType type);
-// True when a rows x cols matrix of `type` can be stored as panels (rows a multiple of 16).
+// True when a rows x cols matrix of `type` can be stored as panels (rows a multiple of 16, cols
+// of whole blocks).
 bool can_use_panels(TensorType type, int64_t rows, int64_t cols);
 
 // Rewrites panels [panel_begin, panel_end) of a row-layout matrix (src) into dst, both laid out

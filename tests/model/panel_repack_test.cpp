@@ -1,9 +1,11 @@
 // Repacking at load (model/panel_store.h): a model whose Q4_0 / Q5_0 / Q8_0 projections were
 // repacked into panels gives bit-identical logits to the same file read in place, for prefill,
-// batched continuation and decode, on every synthetic test architecture; the repacked copy
-// replaces the file pages instead of adding to them.
+// batched continuation and decode, on every synthetic test architecture (Q4_K_M: equal up to
+// float summation order); the repacked copy replaces the file pages instead of adding to them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -63,13 +65,27 @@ TEST_P(PanelRepack, SameLogitsAsReadingInPlace) {
     runtime::ThreadPool pool(threads);
     const std::vector<float> a = logits(*in_place, pool), b = logits(*repacked, pool);
     ASSERT_EQ(a.size(), b.size());
-    EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float))) << shape << " " << type << " threads " << threads;
+    if (scheme.base_type != TensorType::Q4_K) {
+      EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float))) << shape << " " << type << " threads " << threads;
+      continue;
+    }
+    // Q4_K's panels sum the same exact integers as its row kernel in another float order
+    // (x86_q4k_panel-inl.h): ~1e-7 relative per product, but these random models amplify it
+    // (an activation re-quantized across a rounding boundary). The row kernels of two levels
+    // differ alike: tiny-llama in place, AVX2 against AVX-512 VNNI, by up to 0.034 on the two
+    // logits per token compared; the panels by up to 0.065 over all (max |logit| 6.45).
+    double max_abs = 0, max_diff = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      max_abs = std::max(max_abs, std::abs(static_cast<double>(a[i])));
+      max_diff = std::max(max_diff, std::abs(static_cast<double>(a[i]) - b[i]));
+    }
+    EXPECT_LT(max_diff, 3e-2 * max_abs) << shape << " " << type << " threads " << threads;
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(TinyShapes, PanelRepack,
                          ::testing::Combine(::testing::Values("tiny-llama", "tiny-qwen2", "tiny-deepseek2"),
-                                            ::testing::Values("q4_0", "q5_0", "q8_0")),
+                                            ::testing::Values("q4_0", "q5_0", "q8_0", "q4_k_m")),
                          [](const auto& param_info) {
                            std::string n = std::get<0>(param_info.param) + "_" + std::get<1>(param_info.param);
                            for (char& c : n)

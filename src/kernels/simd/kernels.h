@@ -78,7 +78,8 @@ struct FormatKernels {
   bool batch_invariant = false;
   // The same products for weights in the 16-row panel layout (panel_layout.h), any n_tokens
   // >= 1 (n_tokens 1 is the matvec), rows in whole panels; nullptr when the level has none. It
-  // rounds exactly as matvec / matmul do on the row layout.
+  // rounds exactly as matvec / matmul do on the row layout (Q4_K: batch invariant too, but its
+  // float summation order differs from the row kernel's).
   MatmulFn panel_matmul = nullptr;
 };
 

@@ -9,6 +9,7 @@
 #include "kernels/simd/x86_legacy-inl.h"
 #include "kernels/simd/x86_legacy_vnni-inl.h"
 #include "kernels/simd/x86_prefill-inl.h"
+#include "kernels/simd/x86_q4k_panel-inl.h"
 
 namespace edgellm::kernels::x86 {
 namespace {
@@ -67,6 +68,7 @@ KernelSet make_set() {
     ks.formats[format_index(TensorType::Q4_0)].panel_matmul = &matmul_packed<TensorType::Q4_0>;
     ks.formats[format_index(TensorType::Q5_0)].panel_matmul = &matmul_packed<TensorType::Q5_0>;
     ks.formats[format_index(TensorType::Q8_0)].panel_matmul = &matmul_packed<TensorType::Q8_0>;
+    ks.formats[format_index(TensorType::Q4_K)].panel_matmul = &matmul_q4k_packed;
   }
 #endif
   ks.quantize_q8_0 = &quantize_q8_0;

@@ -33,7 +33,7 @@ TEST(PanelLayout, ShapesThatQualify) {
   EXPECT_TRUE(can_use_panels(TensorType::Q5_0, 16, 896));
   EXPECT_FALSE(can_use_panels(TensorType::Q5_1, 16, 64));  // no panel layout
   EXPECT_FALSE(can_use_panels(TensorType::Q4_0, 40, 64));  // not whole panels
-  EXPECT_FALSE(can_use_panels(TensorType::Q4_K, 32, 256));  // no panel layout
+  EXPECT_FALSE(can_use_panels(TensorType::Q5_K, 32, 256));  // no panel layout
   EXPECT_FALSE(can_use_panels(TensorType::F32, 32, 64));
   EXPECT_THROW(pack_panels(TensorType::Q6_K, nullptr, 256, 0, 0, nullptr), Error);
 }
@@ -142,7 +142,7 @@ TEST(PanelKernels, RejectsRangesThatSplitAPanel) {
   const size_t stride = row_bytes(TensorType::Q8_0, 32);
   EXPECT_THROW(ks.panel_matmul(TensorType::Q8_0, w.data(), stride, 8, 32, 32, xq.data(), 0, 1, y.data(), 0), Error);
   EXPECT_THROW(ks.panel_matmul(TensorType::Q8_0, w.data(), stride + 2, 0, 16, 32, xq.data(), 0, 1, y.data(), 0), Error);
-  EXPECT_THROW(ks.panel_matmul(TensorType::Q4_K, w.data(), stride, 0, 16, 256, xq.data(), 0, 1, y.data(), 0), Error);
+  EXPECT_THROW(ks.panel_matmul(TensorType::Q5_K, w.data(), stride, 0, 16, 256, xq.data(), 0, 1, y.data(), 0), Error);
 }
 
 }  // namespace

@@ -1,0 +1,197 @@
+// x86 kernel family: the 16-row panel kernel for Q4_K weights on AVX-512 VNNI (the layout is in
+// panel_layout.h), for every token count: decode (1 token) and prefill alike.
+//
+// One vpdpbusd multiplies a nibble vector (dword r: 4 weights of row r) by a broadcast dword of a
+// token's Q8_K activations: a 4-element dot for 16 rows. The low nibbles are used masked
+// (q & 0x0f), the high ones in place (q & 0xf0 = 16 q_hi), which saves a shift per vector; the
+// even sub-blocks' scales are multiplied by 16 to match, so the super-block's integer sum is
+// 16 * isum, isum = sum_s sc_s * dot_s, and the float side multiplies by d_x / 16 (both powers
+// of two: exactly float(isum) * d_x rounded, barring underflow).
+//
+// Exactness (int32, no overflow): |x| <= 128, q <= 15, so a sub-block dot is <= 32 * 15 * 128 =
+// 61440 (x16 for the high nibbles: 983040, and vpdpbusd's dword partial sums stay below it);
+// times a 6-bit scale (and 16 for the even ones) <= 61.9M; 8 sub-blocks <= 496M < 2^31. The min
+// term sum_s m_s * (bsum_2s + bsum_2s+1) is <= 8 * 63 * 4096 = 2.1M (vpdpwssd on int16 pairs).
+//
+// Float arithmetic, per (row, token) and super-block in order, one accumulator:
+//   acc = fma(float(16 isum), d * (d_x / 16), acc);  acc = fma(float(msum), dmin * -d_x, acc)
+// Nothing depends on the token count, the token's group or the row range: batch invariant. It
+// is not bit-identical to the row-layout Q4_K kernel (that one sums 16 int32 lanes as floats).
+#pragma once
+
+#if defined(__AVX512F__) && defined(__AVX512VNNI__)
+
+#include <cstring>
+#include <vector>
+
+#include "kernels/panel_layout.h"
+#include "kernels/simd/x86_common-inl.h"
+
+namespace edgellm::kernels::x86 {
+namespace {
+
+// Offsets in a panel block (panel_layout.h).
+constexpr size_t kQ4KPanelBlock = 16 * 144;
+constexpr size_t kQ4KD = 2048, kQ4KDmin = 2080, kQ4KLowSc = 2112, kQ4KLowMin = 2176, kQ4KHigh = 2240;
+constexpr size_t kQ8KBlock = 292;  // f32 d, 256 int8, 16 int16 bsums
+
+// Per (token, super-block), computed once per call.
+struct Q4KTokenConst {
+  float dx16;        // d_x / 16 (the integer sum is 16 isum)
+  float neg_dx;      // -d_x (the min term)
+  int32_t pairs[4];  // int16 pairs of sub-block activation sums: (0,2) (1,3) (4,6) (5,7)
+};
+
+inline void q4k_token_consts(const uint8_t* xq, size_t xs, int64_t n_tokens, int64_t nb, Q4KTokenConst* out) {
+  for (int64_t t = 0; t < n_tokens; ++t)
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* xb = xq + static_cast<size_t>(t) * xs + static_cast<size_t>(b) * kQ8KBlock;
+      float dx;
+      std::memcpy(&dx, xb, 4);
+      int16_t bsums[16];
+      std::memcpy(bsums, xb + 260, sizeof bsums);
+      int32_t sub[8];  // |sum| <= 32 * 128: an int16
+      for (int s = 0; s < 8; ++s) sub[s] = bsums[2 * s] + bsums[2 * s + 1];
+      Q4KTokenConst& c = out[t * nb + b];
+      c.dx16 = dx * 0.0625f;
+      c.neg_dx = -dx;
+      const auto pair = [&](int lo, int hi) {
+        return static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint16_t>(sub[lo])) |
+                                    static_cast<uint32_t>(static_cast<uint16_t>(sub[hi])) << 16);
+      };
+      c.pairs[0] = pair(0, 2);
+      c.pairs[1] = pair(1, 3);
+      c.pairs[2] = pair(4, 6);
+      c.pairs[3] = pair(5, 7);
+    }
+}
+
+// How far ahead the first token group of a panel prefetches the weight stream into L2: 16
+// super-blocks (36 KB), whatever the group size (prefill is compute-bound; 4 tokens x 36 KB
+// would only crowd L2). Zen 4, loaded machine (load average 2-3), whole-model decode of
+// llama-1b Q4_K_M, 1 thread, fraction of the read bound by CPU time, 4 alternating rounds:
+// 4 blocks 0.70-0.79 (mean 0.77), 16 blocks 0.81-0.86 (0.83), 32 blocks 0.78-0.85 (0.80), the
+// row layout 0.80-0.89 (0.83). The microbenchmark (4096 x 4096 from DRAM) was too noisy to
+// tell: 1 block 0.51-0.54, 2 blocks 0.70, 4-16 blocks 0.75-0.97.
+constexpr size_t kQ4KPrefetchBytes = 16 * kQ4KPanelBlock;
+
+// T <= 4 tokens against one panel, reading each super-block once.
+template <int T>
+struct Q4KPanel {
+  __m512 acc[T];
+  const uint8_t* x[T];        // token rows (Q8_K blocks)
+  const Q4KTokenConst* k[T];  // per super-block
+  size_t ahead = 0;           // prefetch distance, 0 for none
+
+  inline void block(const uint8_t* panel, int64_t b) {
+    const uint8_t* pb = panel + static_cast<size_t>(b) * kQ4KPanelBlock;
+    const __m512i m4 = _mm512_set1_epi8(0x0f), top2 = _mm512_set1_epi8(0x30);
+    // Scales 0..3 / 4..7 as bytes 0..3 of each row's dword.
+    const __m512i ls = _mm512_loadu_si512(pb + kQ4KLowSc), h = _mm512_loadu_si512(pb + kQ4KHigh);
+    const __m512i sc03 = _mm512_or_si512(_mm512_and_si512(ls, m4), _mm512_and_si512(_mm512_slli_epi16(h, 4), top2));
+    const __m512i sc47 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ls, 4), m4),
+                                         _mm512_and_si512(_mm512_slli_epi16(h, 2), top2));
+    __m512i isum[T];
+    for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+    const uint8_t* xb[T];
+    for (int t = 0; t < T; ++t) xb[t] = x[t] + static_cast<size_t>(b) * kQ8KBlock + 4;
+    for (int c = 0; c < 4; ++c) {
+      // Chunk c: sub-blocks 2c (low nibbles, scale x16) and 2c+1 (high nibbles, in place).
+      const __m512i sc = c < 2 ? sc03 : sc47;
+      const __m512i even = (c & 1) == 0 ? _mm512_and_si512(_mm512_slli_epi32(sc, 4), _mm512_set1_epi32(0x3f0))
+                                        : _mm512_and_si512(_mm512_srli_epi32(sc, 12), _mm512_set1_epi32(0x3f0));
+      const __m512i odd = (c & 1) == 0 ? _mm512_and_si512(_mm512_srli_epi32(sc, 8), _mm512_set1_epi32(0x3f))
+                                       : _mm512_srli_epi32(sc, 24);
+      // A quarter of the block's prefetches per chunk: spread out, not 36 at once (hot decode
+      // 57-58 -> 59-61 GB/s, streamed unchanged within the noise).
+      if (ahead != 0) prefetch_span(pb, kQ4KPanelBlock / 4 * c, kQ4KPanelBlock / 4 * (c + 1), ahead);
+      __m512i lo[T], hi[T];
+      for (int t = 0; t < T; ++t) lo[t] = hi[t] = _mm512_setzero_si512();
+      // Half a chunk at a time: 8 weight vectors live, so 4 tokens fit in the registers.
+      for (int half = 0; half < 2; ++half) {
+        __m512i ql[4], qh[4];
+        for (int j = 0; j < 4; ++j) {
+          const __m512i q = _mm512_loadu_si512(pb + 64 * (8 * c + 4 * half + j));
+          ql[j] = _mm512_and_si512(q, m4);
+          qh[j] = _mm512_andnot_si512(m4, q);
+        }
+        for (int t = 0; t < T; ++t) {
+          const uint8_t* xc = xb[t] + 64 * c + 16 * half;
+          for (int j = 0; j < 4; ++j) {
+            lo[t] = _mm512_dpbusd_epi32(lo[t], ql[j], _mm512_set1_epi32(static_cast<int>(load_u32(xc + 4 * j))));
+            hi[t] = _mm512_dpbusd_epi32(hi[t], qh[j], _mm512_set1_epi32(static_cast<int>(load_u32(xc + 32 + 4 * j))));
+          }
+        }
+      }
+      for (int t = 0; t < T; ++t)
+        isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(lo[t], even),
+                                                             _mm512_mullo_epi32(hi[t], odd)));
+    }
+    // Mins 0..3 / 4..7 as int16 pairs (m0, m2) (m1, m3) (m4, m6) (m5, m7), matching the pairs of
+    // activation sums.
+    const __m512i lm = _mm512_loadu_si512(pb + kQ4KLowMin);
+    const __m512i m03 = _mm512_or_si512(_mm512_and_si512(lm, m4), _mm512_and_si512(h, top2));
+    const __m512i m47 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(lm, 4), m4),
+                                        _mm512_and_si512(_mm512_srli_epi16(h, 2), top2));
+    const __m512i low_bytes = _mm512_set1_epi32(0x00ff00ff);
+    const __m512i mw[4] = {_mm512_and_si512(m03, low_bytes), _mm512_srli_epi16(m03, 8),
+                           _mm512_and_si512(m47, low_bytes), _mm512_srli_epi16(m47, 8)};
+    const __m512 d = _mm512_cvtph_ps(load256(pb + kQ4KD)), dmin = _mm512_cvtph_ps(load256(pb + kQ4KDmin));
+    for (int t = 0; t < T; ++t) {
+      const Q4KTokenConst& kc = k[t][b];
+      __m512i msum = _mm512_dpwssd_epi32(_mm512_setzero_si512(), mw[0], _mm512_set1_epi32(kc.pairs[0]));
+      for (int i = 1; i < 4; ++i) msum = _mm512_dpwssd_epi32(msum, mw[i], _mm512_set1_epi32(kc.pairs[i]));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, _mm512_set1_ps(kc.dx16)), acc[t]);
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_mul_ps(dmin, _mm512_set1_ps(kc.neg_dx)), acc[t]);
+    }
+  }
+
+  void run(const uint8_t* panel, int64_t nb, float* y, size_t ys) {
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) block(panel, b);
+    for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + t * ys, acc[t]);
+  }
+};
+
+// Tokens [t0, t0 + T) against one panel. Only the first group prefetches: the later ones find
+// the panel in cache.
+template <int T>
+void q4k_panel_tokens(const uint8_t* panel, int64_t nb, const uint8_t* xq, size_t xs, const Q4KTokenConst* consts,
+                      int64_t t0, float* y, size_t ys) {
+  Q4KPanel<T> k;
+  if (t0 == 0) k.ahead = kQ4KPrefetchBytes;
+  for (int t = 0; t < T; ++t) {
+    k.x[t] = xq + static_cast<size_t>(t0 + t) * xs;
+    k.k[t] = consts + (t0 + t) * nb;
+  }
+  k.run(panel, nb, y + t0 * ys, ys);
+}
+
+// MatmulFn for panel-layout Q4_K weights (rows in whole panels): every panel is read once per
+// group of 4 tokens (the rest as one group of 1..3); past the first group it comes from L2.
+void matmul_q4k_packed(const uint8_t* w, size_t row_stride, int64_t row_begin, int64_t row_end, int64_t cols,
+                       const void* xq, size_t xq_stride, int64_t n_tokens, float* y, size_t y_stride) {
+  const int64_t nb = cols / 256;
+  const auto* x = static_cast<const uint8_t*>(xq);
+  thread_local std::vector<Q4KTokenConst> consts;
+  consts.resize(static_cast<size_t>(n_tokens * nb));
+  q4k_token_consts(x, xq_stride, n_tokens, nb, consts.data());
+  const Q4KTokenConst* kc = consts.data();
+  for (int64_t r = row_begin; r < row_end; r += kPanelRows) {
+    const uint8_t* panel = w + r * row_stride;
+    float* yr = y + r;
+    int64_t t = 0;
+    for (; t + 4 <= n_tokens; t += 4) q4k_panel_tokens<4>(panel, nb, x, xq_stride, kc, t, yr, y_stride);
+    switch (n_tokens - t) {
+      case 3: q4k_panel_tokens<3>(panel, nb, x, xq_stride, kc, t, yr, y_stride); break;
+      case 2: q4k_panel_tokens<2>(panel, nb, x, xq_stride, kc, t, yr, y_stride); break;
+      case 1: q4k_panel_tokens<1>(panel, nb, x, xq_stride, kc, t, yr, y_stride); break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace edgellm::kernels::x86
+
+#endif  // AVX-512 VNNI

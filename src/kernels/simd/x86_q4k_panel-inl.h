@@ -105,8 +105,12 @@ struct Q4KPanel {
       // A quarter of the block's prefetches per chunk: spread out, not 36 at once (hot decode
       // 57-58 -> 59-61 GB/s, streamed unchanged within the noise).
       if (ahead != 0) prefetch_span(pb, kQ4KPanelBlock / 4 * c, kQ4KPanelBlock / 4 * (c + 1), ahead);
-      __m512i lo[T], hi[T];
-      for (int t = 0; t < T; ++t) lo[t] = hi[t] = _mm512_setzero_si512();
+      // Few tokens leave the 8-deep vpdpbusd chains latency-bound: each half of the chunk gets
+      // its own (integer sums are exact, so the split changes no result).
+      constexpr int kSplit = T <= 2 ? 2 : 1;
+      __m512i lo[kSplit][T], hi[kSplit][T];
+      for (int i = 0; i < kSplit; ++i)
+        for (int t = 0; t < T; ++t) lo[i][t] = hi[i][t] = _mm512_setzero_si512();
       // Half a chunk at a time: 8 weight vectors live, so 4 tokens fit in the registers.
       for (int half = 0; half < 2; ++half) {
         __m512i ql[4], qh[4];
@@ -115,17 +119,24 @@ struct Q4KPanel {
           ql[j] = _mm512_and_si512(q, m4);
           qh[j] = _mm512_andnot_si512(m4, q);
         }
+        const int part = half % kSplit;
         for (int t = 0; t < T; ++t) {
           const uint8_t* xc = xb[t] + 64 * c + 16 * half;
           for (int j = 0; j < 4; ++j) {
-            lo[t] = _mm512_dpbusd_epi32(lo[t], ql[j], _mm512_set1_epi32(static_cast<int>(load_u32(xc + 4 * j))));
-            hi[t] = _mm512_dpbusd_epi32(hi[t], qh[j], _mm512_set1_epi32(static_cast<int>(load_u32(xc + 32 + 4 * j))));
+            lo[part][t] = _mm512_dpbusd_epi32(lo[part][t], ql[j], _mm512_set1_epi32(static_cast<int>(load_u32(xc + 4 * j))));
+            hi[part][t] = _mm512_dpbusd_epi32(hi[part][t], qh[j],
+                                              _mm512_set1_epi32(static_cast<int>(load_u32(xc + 32 + 4 * j))));
           }
         }
       }
-      for (int t = 0; t < T; ++t)
-        isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(lo[t], even),
-                                                             _mm512_mullo_epi32(hi[t], odd)));
+      for (int t = 0; t < T; ++t) {
+        if constexpr (kSplit == 2) {
+          lo[0][t] = _mm512_add_epi32(lo[0][t], lo[1][t]);
+          hi[0][t] = _mm512_add_epi32(hi[0][t], hi[1][t]);
+        }
+        isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(lo[0][t], even),
+                                                             _mm512_mullo_epi32(hi[0][t], odd)));
+      }
     }
     // Mins 0..3 / 4..7 as int16 pairs (m0, m2) (m1, m3) (m4, m6) (m5, m7), matching the pairs of
     // activation sums.

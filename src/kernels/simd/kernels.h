@@ -78,7 +78,8 @@ struct FormatKernels {
   bool batch_invariant = false;
   // The same products for weights in the 16-row panel layout (panel_layout.h), any n_tokens
   // >= 1 (n_tokens 1 is the matvec), rows in whole panels; nullptr when the level has none. It
-  // rounds exactly as matvec / matmul do on the row layout.
+  // rounds exactly as matvec / matmul do on the row layout (Q4_0 Q5_0 Q8_0), or (Q6_K) is
+  // batch-invariant in its own f32 order.
   MatmulFn panel_matmul = nullptr;
 };
 

@@ -34,15 +34,20 @@ constexpr size_t kQ6PanelBlock = kPanelRows * 210;  // one super-block of a pane
 constexpr size_t kQ6ScalesAt = 3072, kQ6DAt = 3328;  // panel_layout.h
 constexpr size_t kQ8KBytes = 292;                     // BlockQ8_K: f32 d, 256 qs, 16 int16 bsums
 
-// Prefetch distance of the first token group, per token of the group (a super-block of 16 rows
-// takes ~100 cycles a token, so this is about as far ahead in time as the Q4_0 panels' 4 blocks).
-constexpr size_t kQ6PrefetchBytes = 2048;
+// How far ahead the first token group of a panel prefetches the weight stream into L2. One
+// contiguous stream (the row kernel has 16) needs a long distance for DRAM: Zen 4, 1 thread,
+// pool_matvec/q6_K/panels bw_frac 0.43-0.71 without, 0.73-0.82 at 8 KB, 0.80-0.88 at 16 KB;
+// it costs the cache-resident case ~15% (pool_hot 60 -> 51 GB/s), decode streams.
+constexpr size_t kQ6PrefetchBytes = 16384;
 
 // The four weight vectors of one unit (A B C at u): roles 0..2 as q, role 3 as 4 q.
 // w3: bits 6-7 from A (q bits 4-5), 4-5 from B >> 2 (q bits 2-3), 2-3 from C >> 4 (q bits
 // 0-1), 0-1 cleared; the 16-bit shifts only drag neighbouring bits into places replaced later.
 inline void q6_unit(const uint8_t* u, __m512i w[4]) {
-  const __m512i a = _mm512_loadu_si512(u), b = _mm512_loadu_si512(u + 64), c = _mm512_loadu_si512(u + 128);
+  __m512i a = _mm512_loadu_si512(u), b = _mm512_loadu_si512(u + 64), c = _mm512_loadu_si512(u + 128);
+  // Each vector is used two or three times: keep the compiler from folding a load into each
+  // use (the load ports, not the vector units, were the limit: 8 instead of 3 loads a unit).
+  __asm__("" : "+v"(a), "+v"(b), "+v"(c));
   const __m512i low6 = _mm512_set1_epi8(0x3f);
   w[0] = _mm512_and_si512(a, low6);
   w[1] = _mm512_and_si512(b, low6);
@@ -76,10 +81,13 @@ struct Q6Panel {
 
   inline void block(const uint8_t* panel, int64_t b, __m512 acc[T]) {
     const uint8_t* pb = panel + static_cast<size_t>(b) * kQ6PanelBlock;
-    if (ahead != 0) prefetch_span(panel, static_cast<size_t>(b) * kQ6PanelBlock, static_cast<size_t>(b + 1) * kQ6PanelBlock, ahead);
     __m512i isum[T];
     for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
     for (int q = 0; q < 4; ++q) {  // sub-blocks 4q .. 4q + 3, from units 4q .. 4q + 3
+      if (ahead != 0) {  // spread over the quads: a burst of 53 prefetches was slower
+        const size_t at = static_cast<size_t>(b) * kQ6PanelBlock + static_cast<size_t>(q) * (kQ6PanelBlock / 4);
+        prefetch_span(panel, at, at + kQ6PanelBlock / 4, ahead);
+      }
       __m512i w[4][4];             // [unit j][role p]: dword j of sub-block 4q + p
       for (int j = 0; j < 4; ++j) q6_unit(pb + 192 * (4 * q + j), w[j]);
       __m512i sc[4];
@@ -120,7 +128,7 @@ template <int T>
 void q6_tokens(const uint8_t* panel, int64_t nb, const uint8_t* xq, size_t xs, const Q6Buffers& s, int64_t t0,
                float* y, size_t ys) {
   Q6Panel<T> k;
-  if (t0 == 0) k.ahead = kQ6PrefetchBytes * T;
+  if (t0 == 0) k.ahead = kQ6PrefetchBytes;
   for (int t = 0; t < T; ++t) {
     k.x[t] = xq + (t0 + t) * xs;
     k.dx[t] = s.dx.data() + (t0 + t) * nb;

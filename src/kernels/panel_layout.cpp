@@ -135,7 +135,7 @@ void unpack_q4k_row(const uint8_t* panels, int64_t cols, int64_t r, uint8_t* out
 
 bool has_panel_layout(TensorType type) {
   return type == TensorType::Q4_0 || type == TensorType::Q5_0 || type == TensorType::Q8_0 ||
-         type == TensorType::Q4_K;
+         type == TensorType::Q4_K || type == TensorType::Q6_K;
 }
 
 bool can_use_panels(TensorType type, int64_t rows, int64_t cols) {
@@ -146,6 +146,7 @@ bool can_use_panels(TensorType type, int64_t rows, int64_t cols) {
 void pack_panels(TensorType type, const uint8_t* src, int64_t cols, int64_t panel_begin,
                  int64_t panel_end, uint8_t* dst) {
   if (type == TensorType::Q4_K) return pack_q4k(src, cols, panel_begin, panel_end, dst);
+  if (type == TensorType::Q6_K) return detail::pack_panels_q6_k(src, cols, panel_begin, panel_end, dst);
   const PanelFormat f = panel_format(type);
   const int64_t nb = cols / kBlockElems;
   const size_t row_stride = static_cast<size_t>(nb) * f.block_bytes;
@@ -173,6 +174,7 @@ void pack_panels(TensorType type, const uint8_t* src, int64_t cols, int64_t pane
 
 void unpack_panel_row(TensorType type, const uint8_t* panels, int64_t cols, int64_t r, uint8_t* out) {
   if (type == TensorType::Q4_K) return unpack_q4k_row(panels, cols, r, out);
+  if (type == TensorType::Q6_K) return detail::unpack_panel_row_q6_k(panels, cols, r, out);
   const PanelFormat f = panel_format(type);
   const int64_t nb = cols / kBlockElems;
   const size_t row_stride = static_cast<size_t>(nb) * f.block_bytes;

@@ -1,5 +1,6 @@
-// The 16-row panel layout of Q4_0, Q5_0, Q8_0 and Q4_K weights, which the batched kernels read
-// without repacking per call. A model may repack such matrices once, at load (model/panel_store.h).
+// The 16-row panel layout of Q4_0, Q5_0, Q8_0, Q4_K and Q6_K weights, which the batched kernels
+// read without repacking per call. A model may repack such matrices once, at load
+// (model/panel_store.h).
 //
 // A panel is 16 consecutive rows; it occupies exactly the bytes those rows do in the GGUF row
 // layout (panel p starts at 16p * row_bytes), so sizes and row-range addressing do not change.
@@ -21,6 +22,14 @@
 //        Byte i < 4 of dword r of the scale vectors: low-scales (sc_i & 15) | (sc_{i+4} & 15) << 4,
 //        low-mins the same for the mins, high bits (sc_i >> 4) | (sc_{i+4} >> 4) << 2 |
 //        (m_i >> 4) << 4 | (m_{i+4} >> 4) << 6: a few shifts and masks give sixteen rows' scales.
+//   Q6_K (3360 bytes per 256-element super-block, panel_layout_q6k.cpp): 48 vectors of 6-bit
+//        quants (3072 bytes), then the int8 scales (byte 3072 + 16k + r: sub-block k of row r),
+//        then the 16 rows' fp16 d. The quants form 16 units of 3 vectors A B C; unit 4Q + j
+//        holds dword j (elements 16k + 4j .. +3) of the four sub-blocks k = 4Q + p, p = 0..3:
+//        byte 4r + i of A, B, C keeps in bits 0..5 the quant (0..63) of element 16k + 4j + i of
+//        row r for p = 0, 1, 2, and in bits 6..7 bits 4..5, 2..3, 0..1 of that for p = 3. So
+//        p < 3 is one AND, and p = 3 comes out as 4 q with two shifts, two bit-selects and an
+//        AND (x86_q6k_panel-inl.h).
 // So one 64-byte load yields one dword of sixteen rows: the operand a 512-bit int8 dot product
 // multiplies by a broadcast dword of activations.
 #pragma once
@@ -34,7 +43,7 @@ namespace edgellm::kernels {
 
 inline constexpr int64_t kPanelRows = 16;
 
-// True for the formats that have a panel layout (Q4_0, Q5_0, Q8_0, Q4_K).
+// True for the formats that have a panel layout (Q4_0, Q5_0, Q8_0, Q4_K, Q6_K).
 bool has_panel_layout(TensorType type);
 // True when a rows x cols matrix of `type` can be stored as panels (rows a multiple of 16, cols
 // of whole blocks).
@@ -47,5 +56,11 @@ void pack_panels(TensorType type, const uint8_t* src, int64_t cols, int64_t pane
 
 // Row r of a panel-layout matrix, written in the GGUF row layout (row_bytes(type, cols) bytes).
 void unpack_panel_row(TensorType type, const uint8_t* panels, int64_t cols, int64_t r, uint8_t* out);
+
+namespace detail {
+// The Q6_K conversions (panel_layout_q6k.cpp), arguments as above.
+void pack_panels_q6_k(const uint8_t* src, int64_t cols, int64_t panel_begin, int64_t panel_end, uint8_t* dst);
+void unpack_panel_row_q6_k(const uint8_t* panels, int64_t cols, int64_t r, uint8_t* out);
+}  // namespace detail
 
 }  // namespace edgellm::kernels

@@ -16,7 +16,7 @@
 namespace edgellm::model {
 
 struct LoadOptions {
-  // Repack Q4_0 / Q5_0 / Q8_0 projections into the kernels' panel layout
+  // Repack Q4_0 / Q5_0 / Q8_0 / Q4_K / Q6_K projections into the kernels' panel layout
   // (model/panel_store.h); only for mapped files (a caller's buffer stays as it is). Off: every
   // weight is read in place from the mapping (pages the OS can evict and share).
   bool repack_weights = true;

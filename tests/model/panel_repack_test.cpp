@@ -1,7 +1,7 @@
 // Repacking at load (model/panel_store.h): a model whose Q4_0 / Q5_0 / Q8_0 projections were
 // repacked into panels gives bit-identical logits to the same file read in place, for prefill,
-// batched continuation and decode, on every synthetic test architecture (Q4_K_M: equal up to
-// float summation order); the repacked copy replaces the file pages instead of adding to them.
+// batched continuation and decode, on every synthetic test architecture (Q4_K and Q6_K panels:
+// within rounding); the repacked copy replaces the file pages instead of adding to them.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -52,7 +52,10 @@ TEST_P(PanelRepack, SameLogitsAsReadingInPlace) {
   const auto& [shape, type] = GetParam();
   TempDir dir("edgellm-repack");
   const auto path = dir.path() / "model.gguf";
-  const quantize::QuantScheme scheme = bench::synthetic_scheme(type);
+  // Every matrix in the one format (llama-quantize --pure): the mixtures keep a Q6_K LM head,
+  // whose panels round differently (PanelRepackK below).
+  const quantize::QuantScheme scheme = quantize::parse_scheme(type);
+  ASSERT_FALSE(scheme.mixture);
   bench::write_synthetic_model(bench::synthetic_shape(shape), scheme, path);
   const auto in_place = model::Model::load(path.string(), {.repack_weights = false});
   const auto repacked = model::Model::load(path.string());
@@ -65,27 +68,55 @@ TEST_P(PanelRepack, SameLogitsAsReadingInPlace) {
     runtime::ThreadPool pool(threads);
     const std::vector<float> a = logits(*in_place, pool), b = logits(*repacked, pool);
     ASSERT_EQ(a.size(), b.size());
-    if (scheme.base_type != TensorType::Q4_K) {
-      EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float))) << shape << " " << type << " threads " << threads;
-      continue;
-    }
-    // Q4_K's panels sum the same exact integers as its row kernel in another float order
-    // (x86_q4k_panel-inl.h): ~1e-7 relative per product, but these random models amplify it
-    // (an activation re-quantized across a rounding boundary). The row kernels of two levels
-    // differ alike: tiny-llama in place, AVX2 against AVX-512 VNNI, by up to 0.034 on the two
-    // logits per token compared; the panels by up to 0.065 over all (max |logit| 6.45).
-    double max_abs = 0, max_diff = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-      max_abs = std::max(max_abs, std::abs(static_cast<double>(a[i])));
-      max_diff = std::max(max_diff, std::abs(static_cast<double>(a[i]) - b[i]));
-    }
-    EXPECT_LT(max_diff, 3e-2 * max_abs) << shape << " " << type << " threads " << threads;
+    EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float))) << shape << " " << type << " threads " << threads;
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(TinyShapes, PanelRepack,
                          ::testing::Combine(::testing::Values("tiny-llama", "tiny-qwen2", "tiny-deepseek2"),
-                                            ::testing::Values("q4_0", "q5_0", "q8_0", "q4_k_m")),
+                                            ::testing::Values("q4_0", "q5_0", "q8_0")),
+                         [](const auto& param_info) {
+                           std::string n = std::get<0>(param_info.param) + "_" + std::get<1>(param_info.param);
+                           for (char& c : n)
+                             if (c == '-') c = '_';
+                           return n;
+                         });
+
+// Q4_K and Q6_K panels (all of a Q6_K file's matrices; a Q4_K_M one's Q4_K matrices, LM head
+// and half of attn_v / ffn_down) sum their f32 terms in another order than the row kernels
+// (exact int32 per super-block, then f32 multiply-adds per super-block instead of per lane), so
+// the logits agree to within rounding, not bit for bit. A last-bit difference can move an activation's
+// int8 quantization by one step, which the layers after it amplify: the scalar level's row
+// kernels differ from the AVX-512 ones as much (tiny-llama q6_k: 0.054 of logits up to 6.3 at
+// the last decode step, 1e-6 elsewhere, for both). Bound: 3% of the largest logit.
+class PanelRepackK : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
+
+TEST_P(PanelRepackK, LogitsWithinRoundingOfReadingInPlace) {
+  const auto& [shape, type] = GetParam();
+  TempDir dir("edgellm-repack-k");
+  const auto path = dir.path() / "model.gguf";
+  bench::write_synthetic_model(bench::synthetic_shape(shape), bench::synthetic_scheme(type), path);
+  const auto in_place = model::Model::load(path.string(), {.repack_weights = false});
+  const auto repacked = model::Model::load(path.string());
+  if (kernels::active().has_panel_kernels(TensorType::Q6_K)) {
+    EXPECT_GT(repacked->repacked_bytes(), 0u) << shape << " " << type;
+  }
+  for (int threads : {1, 2}) {
+    runtime::ThreadPool pool(threads);
+    const std::vector<float> a = logits(*in_place, pool), b = logits(*repacked, pool);
+    ASSERT_EQ(a.size(), b.size());
+    double max_a = 0, max_err = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      max_a = std::max(max_a, std::abs(static_cast<double>(a[i])));
+      max_err = std::max(max_err, std::abs(static_cast<double>(a[i]) - b[i]));
+    }
+    EXPECT_LE(max_err, 0.03 * max_a) << shape << " " << type << " threads " << threads;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(TinyShapes, PanelRepackK,
+                         ::testing::Combine(::testing::Values("tiny-llama", "tiny-qwen2", "tiny-deepseek2"),
+                                            ::testing::Values("q6_k", "q4_k_m", "q4_0")),
                          [](const auto& param_info) {
                            std::string n = std::get<0>(param_info.param) + "_" + std::get<1>(param_info.param);
                            for (char& c : n)

@@ -74,12 +74,12 @@ struct FormatKernels {
   MatmulFn matmul = nullptr;
   // True when y[t][r] is bit-identical whatever the number of tokens in the call, the token's
   // position in it and the row range (16-row aligned): matvec, every matmul tile shape and
-  // any panel path round alike.
+  // any panel path round alike (Q6_K: within each layout, row or panel).
   bool batch_invariant = false;
   // The same products for weights in the 16-row panel layout (panel_layout.h), any n_tokens
   // >= 1 (n_tokens 1 is the matvec), rows in whole panels; nullptr when the level has none. It
-  // rounds exactly as matvec / matmul do on the row layout (Q4_K: batch invariant too, but its
-  // float summation order differs from the row kernel's).
+  // rounds exactly as matvec / matmul do on the row layout (Q4_0 Q5_0 Q8_0), or (Q4_K, Q6_K) is
+  // batch-invariant in its own f32 summation order.
   MatmulFn panel_matmul = nullptr;
 };
 

@@ -10,6 +10,7 @@
 #include "kernels/simd/x86_legacy_vnni-inl.h"
 #include "kernels/simd/x86_prefill-inl.h"
 #include "kernels/simd/x86_q4k_panel-inl.h"
+#include "kernels/simd/x86_q6k_panel-inl.h"
 
 namespace edgellm::kernels::x86 {
 namespace {
@@ -69,6 +70,9 @@ KernelSet make_set() {
     ks.formats[format_index(TensorType::Q5_0)].panel_matmul = &matmul_packed<TensorType::Q5_0>;
     ks.formats[format_index(TensorType::Q8_0)].panel_matmul = &matmul_packed<TensorType::Q8_0>;
     ks.formats[format_index(TensorType::Q4_K)].panel_matmul = &matmul_q4k_packed;
+    // Q6_K panels round differently from its row kernel (f32 sums per super-block, not in 8
+    // lanes), but are batch-invariant themselves: a model uses one layout throughout.
+    ks.formats[format_index(TensorType::Q6_K)].panel_matmul = &matmul_packed_q6k;
   }
 #endif
   ks.quantize_q8_0 = &quantize_q8_0;

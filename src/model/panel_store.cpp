@@ -68,11 +68,6 @@ void PanelStore::repack(kernels::WeightMatrix& m) {
 
 void PanelStore::repack(std::vector<kernels::WeightMatrix>& stacked) {
   if (stacked.empty() || !eligible(stacked.front())) return;
-  // MoE experts are decode-bound (a few short matrices streamed per token) and K-quant panels
-  // stream slower from DRAM than their rows: DeepSeek-V2-Lite Q4_K_M decode, 1 thread, quiet
-  // machine, alternating: 12-13 t/s with K-quant expert panels, 13.4-14.1 without.
-  const TensorType type = stacked.front().type;
-  if (type == TensorType::Q4_K || type == TensorType::Q6_K) return;
   const size_t each = stacked.front().row_stride() * static_cast<size_t>(stacked.front().rows);
   for (size_t i = 1; i < stacked.size(); ++i)
     if (stacked[i].data != stacked[0].data + i * each) fail("repack: stacked matrices are not consecutive");

@@ -27,7 +27,6 @@ class PanelStore {
   // Repacks m in place when possible (m must view the file's mapping, in row layout).
   void repack(kernels::WeightMatrix& m);
   // The same for the matrices of one stacked tensor (consecutive in the file).
-  // (Q4_K / Q6_K experts stay in rows: see panel_store.cpp.)
   void repack(std::vector<kernels::WeightMatrix>& stacked);
 
   size_t repacked_bytes() const { return bytes_; }

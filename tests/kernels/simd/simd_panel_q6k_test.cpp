@@ -24,11 +24,6 @@ namespace {
 
 constexpr TensorType kQ6 = TensorType::Q6_K;
 
-std::vector<uint8_t> packed(const std::vector<uint8_t>& rows, int64_t n_rows, int64_t cols) {
-  std::vector<uint8_t> out(rows.size());
-  pack_panels(kQ6, rows.data(), cols, 0, n_rows / kPanelRows, out.data());
-  return out;
-}
 
 TEST(PanelLayoutQ6K, ShapesThatQualify) {
   EXPECT_TRUE(has_panel_layout(kQ6));
@@ -44,7 +39,7 @@ TEST(PanelLayoutQ6K, PackThenUnpackGivesTheRowsBack) {
     for (int pattern : {0, 1}) {
       const int64_t rows = 48;
       const auto w = random_weights(kQ6, rows, cols, rng, pattern);
-      const auto p = packed(w, rows, cols);
+      const auto p = packed(kQ6, w, rows, cols);
       if (pattern == 0) {
         EXPECT_NE(p, w);  // the layout does move bytes
       }
@@ -79,7 +74,7 @@ TEST(PanelLayoutQ6K, APanelStaysInItsRowsBytes) {
       ASSERT_EQ(out[i], 0xa5) << "byte " << i;
     }
   }
-  const auto all = packed(w, rows, cols);
+  const auto all = packed(kQ6, w, rows, cols);
   EXPECT_EQ(0, std::memcmp(out.data() + panel_bytes, all.data() + panel_bytes, panel_bytes));
 }
 
@@ -121,7 +116,7 @@ TEST(PanelKernelsQ6K, MatchTheExactProductAndAreBatchInvariant) {
     for (const int64_t cols : {int64_t{256}, int64_t{512}, int64_t{2304}, int64_t{4864}}) {
       const int64_t rows = 64;
       const auto w = random_weights(kQ6, rows, cols, rng);
-      const auto p = packed(w, rows, cols);
+      const auto p = packed(kQ6, w, rows, cols);
       const size_t stride = row_bytes(kQ6, cols), xs = act_row_bytes(kQ6, cols);
       constexpr int64_t kMax = 130;
       const std::vector<float> x = random_acts(kMax * cols, rng);
@@ -139,10 +134,7 @@ TEST(PanelKernelsQ6K, MatchTheExactProductAndAreBatchInvariant) {
         ASSERT_NEAR(alone[i], exact.value[i], tol) << isa_name(ks->isa) << " cols " << cols << " output " << i;
         ASSERT_NEAR(row_y[i], exact.value[i], tol) << isa_name(ks->isa) << " row kernel, cols " << cols;
       }
-      std::vector<int64_t> counts;
-      for (int64_t n = 1; n <= 20; ++n) counts.push_back(n);
-      counts.push_back(kMax);
-      for (const int64_t n : counts)
+      for (const int64_t n : panel_token_counts(kMax))
         for (const auto& [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {16, 48}, {48, 64}}) {
           const int64_t first = n == kMax ? 0 : 3;  // tokens [first, first + n)
           std::vector<float> y(static_cast<size_t>(n * rows), -1.0f);
@@ -169,7 +161,7 @@ TEST(PanelKernelsQ6K, ExtremeQuantsAndScales) {
       auto w = random_weights(kQ6, rows, cols, rng, pattern);  // quant bytes all 0xff (q 63) or 0 (q 0)
       for (size_t b = 0; b < w.size() / 210; ++b)
         for (int k = 0; k < 16; ++k) w[b * 210 + 192 + k] = static_cast<uint8_t>(static_cast<int8_t>(scale));
-      const auto p = packed(w, rows, cols);
+      const auto p = packed(kQ6, w, rows, cols);
       const size_t stride = row_bytes(kQ6, cols), xs = act_row_bytes(kQ6, cols);
       std::vector<float> x(2 * cols);
       for (int64_t i = 0; i < cols; ++i) {

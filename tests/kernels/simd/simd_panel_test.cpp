@@ -21,11 +21,6 @@ namespace {
 
 const TensorType kPanelFormats[] = {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0};
 
-std::vector<uint8_t> packed(TensorType t, const std::vector<uint8_t>& rows, int64_t n_rows, int64_t cols) {
-  std::vector<uint8_t> out(rows.size());
-  pack_panels(t, rows.data(), cols, 0, n_rows / kPanelRows, out.data());
-  return out;
-}
 
 TEST(PanelLayout, ShapesThatQualify) {
   EXPECT_TRUE(can_use_panels(TensorType::Q4_0, 32, 64));
@@ -86,10 +81,7 @@ TEST(PanelKernels, MatchRowLayoutBitForBit) {
         for (int64_t i = 0; i < kMax; ++i) ks->quantize_activations(t, &x[i * cols], cols, &xq[i * xs]);
         std::vector<float> ref(static_cast<size_t>(kMax * rows));
         for (int64_t i = 0; i < kMax; ++i) ks->matvec(t, w.data(), stride, 0, rows, cols, &xq[i * xs], &ref[i * rows]);
-        std::vector<int64_t> counts;
-        for (int64_t n = 1; n <= 20; ++n) counts.push_back(n);
-        counts.push_back(kMax);
-        for (const int64_t n : counts)
+        for (const int64_t n : panel_token_counts(kMax))
           for (const auto& [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {16, 48}}) {
             const int64_t first = n == kMax ? 0 : 3;  // tokens [first, first + n)
             std::vector<float> y(static_cast<size_t>(n * rows), -1.0f);

@@ -23,11 +23,6 @@ namespace {
 
 constexpr TensorType kQ4K = TensorType::Q4_K;
 
-std::vector<uint8_t> packed(const std::vector<uint8_t>& rows, int64_t n_rows, int64_t cols) {
-  std::vector<uint8_t> out(rows.size());
-  pack_panels(kQ4K, rows.data(), cols, 0, n_rows / kPanelRows, out.data());
-  return out;
-}
 
 TEST(Q4KPanelLayout, Qualifies) {
   EXPECT_TRUE(has_panel_layout(kQ4K));
@@ -46,7 +41,7 @@ TEST(Q4KPanelLayout, PackThenUnpackGivesTheRowsBack) {
     const size_t stride = row_bytes(kQ4K, cols);
     std::vector<uint8_t> w(stride * rows);
     for (auto& b : w) b = static_cast<uint8_t>(rng());
-    const auto p = packed(w, rows, cols);
+    const auto p = packed(kQ4K, w, rows, cols);
     EXPECT_NE(p, w);
     std::vector<uint8_t> row(stride);
     for (int64_t r = 0; r < rows; ++r) {
@@ -63,7 +58,7 @@ TEST(Q4KPanelLayout, PackThenUnpackGivesTheRowsBack) {
   // dequantize_weight_row reads either layout alike.
   const int64_t rows = 32, cols = 512;
   const auto w = random_weights(kQ4K, rows, cols, rng);
-  const auto p = packed(w, rows, cols);
+  const auto p = packed(kQ4K, w, rows, cols);
   const WeightMatrix rows_w{kQ4K, rows, cols, w.data()};
   const WeightMatrix panel_w{kQ4K, rows, cols, p.data(), true};
   std::vector<float> a(cols), b(cols);
@@ -95,7 +90,7 @@ TEST(Q4KPanelKernels, MatchReferenceAndAreBatchInvariant) {
         const int64_t rows = 64;
         constexpr int64_t kMax = 130;
         const auto w = random_weights(kQ4K, rows, cols, rng, pattern);
-        const auto p = packed(w, rows, cols);
+        const auto p = packed(kQ4K, w, rows, cols);
         const size_t stride = row_bytes(kQ4K, cols), xs = act_row_bytes(kQ4K, cols);
         std::vector<float> x = random_acts(kMax * cols, rng);
         if (pattern == 1) {  // two tokens at the extremes
@@ -116,10 +111,7 @@ TEST(Q4KPanelKernels, MatchReferenceAndAreBatchInvariant) {
                 << isa_name(ks->isa) << " cols " << cols << " pattern " << pattern << " token " << i << " row " << r;
           }
         }
-        std::vector<int64_t> counts;
-        for (int64_t n = 1; n <= 20; ++n) counts.push_back(n);
-        counts.push_back(kMax);
-        for (const int64_t n : counts)
+        for (const int64_t n : panel_token_counts(kMax))
           for (const auto& [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {16, 48}}) {
             const int64_t first = n == kMax ? 0 : 3;  // tokens [first, first + n)
             std::vector<float> y(static_cast<size_t>(n * rows), -1.0f);
@@ -145,7 +137,7 @@ TEST(Q4KPanelKernels, MatmulMatchesRowLayout) {
   std::mt19937 rng(5);
   const int64_t rows = 96, cols = 1024, n = 9;
   const auto w = random_weights(kQ4K, rows, cols, rng);
-  const auto p = packed(w, rows, cols);
+  const auto p = packed(kQ4K, w, rows, cols);
   const WeightMatrix rows_w{kQ4K, rows, cols, w.data()};
   const WeightMatrix panel_w{kQ4K, rows, cols, p.data(), true};
   const std::vector<float> x = random_acts(n * cols, rng);

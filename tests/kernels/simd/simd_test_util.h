@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/fp16.h"
 #include "gguf/tensor_type.h"
+#include "kernels/panel_layout.h"
 #include "kernels/quant/quant.h"
 #include "kernels/simd/kernels.h"
 
@@ -154,6 +155,21 @@ inline Reference reference_dot(TensorType t, const uint8_t* wrow, const std::vec
 inline double tolerance(TensorType t, int64_t cols, double magnitude) {
   const int64_t blocks = cols / traits(t).block_size;
   return 2.0 * (2.0 * static_cast<double>(blocks) + 48.0) * std::ldexp(1.0, -24) * magnitude + 1e-30;
+}
+
+// A row-layout matrix of n_rows rows rewritten into the 16-row panel layout.
+inline std::vector<uint8_t> packed(TensorType t, const std::vector<uint8_t>& rows, int64_t n_rows, int64_t cols) {
+  std::vector<uint8_t> out(rows.size());
+  pack_panels(t, rows.data(), cols, 0, n_rows / kPanelRows, out.data());
+  return out;
+}
+
+// The token counts the panel tests run: 1..20 (every tail of the 4-token groups) and `most`.
+inline std::vector<int64_t> panel_token_counts(int64_t most) {
+  std::vector<int64_t> counts;
+  for (int64_t n = 1; n <= 20; ++n) counts.push_back(n);
+  counts.push_back(most);
+  return counts;
 }
 
 }  // namespace edgellm::kernels::test

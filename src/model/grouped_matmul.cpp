@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "kernels/simd/kernels.h"
+#include "runtime/scratch.h"
 #include "runtime/thread_pool.h"
 
 namespace edgellm::model {
@@ -175,6 +176,12 @@ void grouped_matmul(std::span<const MatmulTask> tasks, uint8_t* act_buffer, runt
       c0 = next_cost.load(std::memory_order_relaxed);
     }
   });
+}
+
+void grouped_matmul(std::span<const MatmulTask> tasks, runtime::Scratch& scratch, size_t slot,
+                    runtime::ThreadPool& pool) {
+  const size_t bytes = grouped_matmul_buffer_bytes(tasks);
+  grouped_matmul(tasks, reinterpret_cast<uint8_t*>(scratch.get(slot, bytes / sizeof(float) + 1)), pool);
 }
 
 }  // namespace edgellm::model

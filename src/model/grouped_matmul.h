@@ -19,6 +19,7 @@
 #include "kernels/matmul.h"
 
 namespace edgellm::runtime {
+class Scratch;
 class ThreadPool;
 }
 
@@ -40,5 +41,8 @@ size_t grouped_matmul_buffer_bytes(std::span<const MatmulTask> tasks);
 // grouped_matmul_buffer_bytes(tasks) bytes. Weight types without SIMD kernels fall back to one
 // kernels::matmul per task.
 void grouped_matmul(std::span<const MatmulTask> tasks, uint8_t* act_buffer, runtime::ThreadPool& pool);
+// The same with the activation buffer taken from slot `slot` of `scratch` (grown as needed).
+void grouped_matmul(std::span<const MatmulTask> tasks, runtime::Scratch& scratch, size_t slot,
+                    runtime::ThreadPool& pool);
 
 }  // namespace edgellm::model

@@ -7,6 +7,7 @@
 #include "gguf/gguf_names.h"
 #include "kernels/ops.h"
 #include "model/grouped_matmul.h"
+#include "model/moe_ffn.h"
 #include "model/weights.h"
 #include "runtime/attention.h"
 #include "runtime/batch_attention.h"
@@ -31,13 +32,6 @@ constexpr int64_t kFfnTokens = 128;
 std::vector<float> bias_or_empty(const WeightLoader& w, int i, std::string_view stem, int64_t n) {
   auto b = w.optional_vector(block_tensor(i, stem, "bias"), n);
   return b ? std::move(*b) : std::vector<float>{};
-}
-
-// Products of one input with several matrices (Q, K, V; gate, up) as one pool dispatch that
-// quantizes the input once; same results as one kernels::matmul per matrix.
-void matmul_group(std::span<const MatmulTask> tasks, LayerContext& ctx) {
-  const size_t bytes = grouped_matmul_buffer_bytes(tasks);
-  grouped_matmul(tasks, reinterpret_cast<uint8_t*>(ctx.scratch.get(kActivations, bytes / sizeof(float) + 1)), ctx.pool);
 }
 
 // Lets an observer (the imatrix collector) see a matmul's input; a no-op without one.
@@ -226,7 +220,7 @@ void LlamaBlock::forward(int index, float* x, LayerContext& ctx) const {
   const MatmulTask qkv[] = {{w_.wq, norm, n_embd_, n, q, q_width},
                             {w_.wk, norm, n_embd_, n, k, k_width},
                             {w_.wv, norm, n_embd_, n, v, v_width}};
-  matmul_group(qkv, ctx);
+  grouped_matmul(qkv, ctx.scratch, kActivations, ctx.pool);  // one dispatch, norm quantized once
   const int64_t pairs = ctx.rope.n_pairs();
   runtime::for_tokens(ctx.pool, n, [&](int64_t t0, int64_t t1) {
     add_bias_if_any(q + t0 * q_width, w_.bq, t1 - t0);
@@ -263,11 +257,8 @@ void LlamaBlock::forward(int index, float* x, LayerContext& ctx) const {
     const int64_t nt = std::min(piece, n - t0);
     const MatmulTask gate_up[] = {{w_.gate, norm + t0 * n_embd_, n_embd_, nt, gate, n_ff_},
                                   {w_.up, norm + t0 * n_embd_, n_embd_, nt, up, n_ff_}};
-    matmul_group(gate_up, ctx);
-    // Row by row, so that a token's vector / tail split does not depend on the thread split.
-    runtime::for_tokens(ctx.pool, nt, [&](int64_t a, int64_t b) {
-      for (int64_t t = a; t < b; ++t) kernels::swiglu(gate + t * n_ff_, up + t * n_ff_, n_ff_);
-    });
+    grouped_matmul(gate_up, ctx.scratch, kActivations, ctx.pool);
+    swiglu_rows(gate, up, nt, n_ff_, ctx.pool);
     observe(ctx, index, tn::kFfnDown, gate, n_ff_, nt);
     kernels::matmul(w_.down, gate, nt, proj + t0 * n_embd_, ctx.pool);
   }

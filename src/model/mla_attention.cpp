@@ -49,11 +49,6 @@ void matmul_serial(const kernels::WeightMatrix& w, const float* x, int64_t n, fl
 }
 
 // The activation buffer grouped_matmul needs for `tasks`, from the scratch.
-uint8_t* activation_buffer(LayerContext& ctx, std::span<const MatmulTask> tasks) {
-  const size_t bytes = grouped_matmul_buffer_bytes(tasks);
-  return reinterpret_cast<uint8_t*>(ctx.scratch.get(kActivations, bytes / sizeof(float) + 1));
-}
-
 }  // namespace
 
 MlaWeights load_mla_weights(const WeightLoader& w, const MlaParams& p, int i) {
@@ -115,7 +110,7 @@ void MlaAttention::forward(int layer, const float* x, float* out, LayerContext& 
   const MatmulTask x_tasks[] = {
       w_.wq.empty() ? MatmulTask{w_.wq_a, x, p_.n_embd, n, qa, p_.q_lora_rank} : MatmulTask{w_.wq, x, p_.n_embd, n, q, H * dk},
       MatmulTask{w_.wkv_a, x, p_.n_embd, n, kv, W}};
-  grouped_matmul(x_tasks, activation_buffer(ctx, x_tasks), ctx.pool);
+  grouped_matmul(x_tasks, ctx.scratch, kActivations, ctx.pool);
   if (w_.wq.empty()) {
     const int64_t rank = p_.q_lora_rank;
     runtime::for_tokens(ctx.pool, n, [&](int64_t t0, int64_t t1) {
@@ -164,7 +159,7 @@ float* MlaAttention::absorb_queries(const float* q, LayerContext& ctx) const {
     // All heads' W_UKᵀ q_nope in one dispatch, written straight into the rows of qw.
     std::vector<MatmulTask> tasks;
     for (int64_t h = 0; h < H; ++h) tasks.push_back({w_.uk[sz(h)], q + h * dk, H * dk, n, qw + h * W, H * W});
-    grouped_matmul(tasks, activation_buffer(ctx, tasks), ctx.pool);
+    grouped_matmul(tasks, ctx.scratch, kActivations, ctx.pool);
   } else {
     ctx.pool.parallel_for(H, 1, [&](int64_t h0, int64_t h1) {
       std::vector<float> qn(sz(n * nope)), qabs(sz(n * L));
@@ -192,7 +187,7 @@ void MlaAttention::values_from_latent(const float* ol, float* o, LayerContext& c
   const int64_t H = p_.n_head, L = p_.kv_lora_rank, V = p_.head_dim_v;
   std::vector<MatmulTask> tasks;
   for (int64_t h = 0; h < H; ++h) tasks.push_back({w_.uv[sz(h)], ol + h * L, H * L, ctx.n_tokens, o + h * V, H * V});
-  grouped_matmul(tasks, activation_buffer(ctx, tasks), ctx.pool);
+  grouped_matmul(tasks, ctx.scratch, kActivations, ctx.pool);
 }
 
 void MlaAttention::attend_absorbed(int layer, const float* q, float* o, LayerContext& ctx) const {

@@ -34,15 +34,13 @@ void top_k(const float* v, int64_t n, int64_t k, std::vector<int32_t>& idx) {
   idx.resize(static_cast<size_t>(k));
 }
 
-// gate = silu(gate) * up for n rows of `width`, row by row (a row's vector / tail split does
-// not depend on how the rows are spread over the threads).
+}  // namespace
+
 void swiglu_rows(float* gate, const float* up, int64_t n, int64_t width, runtime::ThreadPool& pool) {
   runtime::for_tokens(pool, n, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) kernels::swiglu(gate + r * width, up + r * width, width);
   });
 }
-
-}  // namespace
 
 void swiglu_ffn(const SwigluWeights& w, const float* x, int64_t n, float* y, float* gate_buf,
                 float* up_buf, runtime::ThreadPool& pool) {
@@ -184,12 +182,10 @@ void MoeFfn::forward(const float* x, int64_t n, float* y, runtime::Scratch& scra
     in_tasks.push_back({w_.shared->up, x, n_embd, n, up_shared, ff_shared});
     out_tasks.push_back({w_.shared->down, gate_shared, ff_shared, n, shared_out, n_embd});
   }
-  const size_t act_bytes = std::max(grouped_matmul_buffer_bytes(in_tasks), grouped_matmul_buffer_bytes(out_tasks));
-  auto* act = reinterpret_cast<uint8_t*>(scratch.get(kActivations, act_bytes / sizeof(float) + 1));
-  grouped_matmul(in_tasks, act, pool);
+  grouped_matmul(in_tasks, scratch, kActivations, pool);
   swiglu_rows(gate, up, n_pairs, ff, pool);
   if (w_.shared) swiglu_rows(gate_shared, up_shared, n, ff_shared, pool);
-  grouped_matmul(out_tasks, act, pool);
+  grouped_matmul(out_tasks, scratch, kActivations, pool);
 
   // y = Σ weight · expert output, experts in index order (= sorted-pair order), then the shared
   // experts; token by token.

@@ -32,6 +32,10 @@ struct SwigluWeights {
   kernels::WeightMatrix gate, up, down;
 };
 
+// gate = silu(gate) ⊙ up for n rows of `width`, on the pool from runtime::kParallelTokens rows;
+// row by row, so a row's vector / tail split does not depend on how the rows are spread.
+void swiglu_rows(float* gate, const float* up, int64_t n, int64_t width, runtime::ThreadPool& pool);
+
 // y (n_tokens × down.rows) = SwiGLU(x); gate_buf/up_buf hold n_tokens × gate.rows floats.
 void swiglu_ffn(const SwigluWeights& w, const float* x, int64_t n_tokens, float* y,
                 float* gate_buf, float* up_buf, runtime::ThreadPool& pool);

@@ -26,6 +26,11 @@ using namespace blk;
 
 inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
+// Byte layout of a Q8_K activation block (quant_blocks.h): f32 d, 256 int8 quants, then the 16
+// int16 sums of 16 quants each.
+constexpr size_t kQ8KBytes = sizeof(BlockQ8_K);
+constexpr size_t kQ8KQuantsAt = offsetof(BlockQ8_K, qs), kQ8KSumsAt = offsetof(BlockQ8_K, bsums);
+
 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 
@@ -163,12 +168,12 @@ inline void quantize_q8_k(const float* x, int64_t n, void* out) {
   auto* dst = static_cast<uint8_t*>(out);
   for (int64_t i = 0; i < nb; ++i) {
     const float* v = x + 256 * i;
-    uint8_t* b = dst + 292 * i;
+    uint8_t* b = dst + kQ8KBytes * i;
     __m256 m = _mm256_setzero_ps();
     for (int k = 0; k < 32; ++k) m = _mm256_max_ps(m, abs_ps(_mm256_loadu_ps(v + 8 * k)));
     const float amax = hmax(m);
     if (amax == 0.0f) {
-      std::memset(b, 0, 292);
+      std::memset(b, 0, kQ8KBytes);
       continue;
     }
     // The reference keeps the sign of the first element of largest magnitude.

@@ -223,10 +223,10 @@ struct Q4KAct {
 inline Q4KAct q4k_act(const uint8_t* xb) {
   Q4KAct a;
   for (int k = 0; k < 4; ++k) {
-    const uint8_t* base = xb + 4 + 128 * (k / 2) + 32 * (k % 2);
+    const uint8_t* base = xb + kQ8KQuantsAt + 128 * (k / 2) + 32 * (k % 2);
     a.x[k] = _mm512_inserti64x4(_mm512_castsi256_si512(load256(base)), load256(base + 64), 1);
   }
-  a.pair_sums = _mm_hadd_epi16(load128(xb + 260), load128(xb + 276));
+  a.pair_sums = _mm_hadd_epi16(load128(xb + kQ8KSumsAt), load128(xb + kQ8KSumsAt + 16));
   float dx;
   std::memcpy(&dx, xb, 4);
   a.dx = _mm_setr_ps(dx, -dx, 0.0f, 0.0f);
@@ -314,7 +314,7 @@ struct Q4KWideKernel {
       }
     for (int64_t b = 0; b < nb; ++b) {
       Q4KAct act[T];
-      for (int t = 0; t < T; ++t) act[t] = q4k_act(x + t * xs + b * 292);
+      for (int t = 0; t < T; ++t) act[t] = q4k_act(x + t * xs + b * kQ8KBytes);
       for (int r = 0; r < R; ++r) {
         prefetch_span(w + r * ws, b * 144, (b + 1) * 144, kAheadTiles * R * ws);
         q4k_block<D, T>(w + r * ws + b * 144, act, acc[r], macc[r]);
@@ -347,7 +347,7 @@ struct KQuantKernel {
       const uint8_t* xb[T];
       float dx[T];
       for (int t = 0; t < T; ++t) {
-        xb[t] = x + t * xs + b * 292;
+        xb[t] = x + t * xs + b * kQ8KBytes;
         std::memcpy(&dx[t], xb[t], 4);
       }
       for (int r = 0; r < R; ++r) {
@@ -361,12 +361,12 @@ struct KQuantKernel {
           const __m256i sc = F::scale(p, g);
           for (int t = 0; t < T; ++t) {
             __m256i& chain = (g & 1) ? isum_odd[t] : isum[t];
-            chain = dot_u8s8_scaled<D>(chain, u, load256(xb[t] + 4 + 32 * g), sc);
+            chain = dot_u8s8_scaled<D>(chain, u, load256(xb[t] + kQ8KQuantsAt + 32 * g), sc);
           }
         });
         for (int t = 0; t < T; ++t) isum[t] = _mm256_add_epi32(isum[t], isum_odd[t]);
         for (int t = 0; t < T; ++t) {
-          const __m256i corr = _mm256_madd_epi16(load256(xb[t] + 260), p.corr);
+          const __m256i corr = _mm256_madd_epi16(load256(xb[t] + kQ8KSumsAt), p.corr);
           if constexpr (F::kBias != 0)
             isum[t] = _mm256_sub_epi32(isum[t], _mm256_mullo_epi32(corr, _mm256_set1_epi32(F::kBias)));
           acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_set1_ps(p.d * dx[t]), acc[r][t]);

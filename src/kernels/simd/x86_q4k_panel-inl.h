@@ -33,7 +33,6 @@ namespace {
 // Offsets in a panel block (panel_layout.h).
 constexpr size_t kQ4KPanelBlock = 16 * 144;
 constexpr size_t kQ4KD = 2048, kQ4KDmin = 2080, kQ4KLowSc = 2112, kQ4KLowMin = 2176, kQ4KHigh = 2240;
-constexpr size_t kQ8KBlock = 292;  // f32 d, 256 int8, 16 int16 bsums
 
 // Per (token, super-block), computed once per call.
 struct Q4KTokenConst {
@@ -45,11 +44,11 @@ struct Q4KTokenConst {
 inline void q4k_token_consts(const uint8_t* xq, size_t xs, int64_t n_tokens, int64_t nb, Q4KTokenConst* out) {
   for (int64_t t = 0; t < n_tokens; ++t)
     for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* xb = xq + static_cast<size_t>(t) * xs + static_cast<size_t>(b) * kQ8KBlock;
+      const uint8_t* xb = xq + static_cast<size_t>(t) * xs + static_cast<size_t>(b) * kQ8KBytes;
       float dx;
       std::memcpy(&dx, xb, 4);
       int16_t bsums[16];
-      std::memcpy(bsums, xb + 260, sizeof bsums);
+      std::memcpy(bsums, xb + kQ8KSumsAt, sizeof bsums);
       int32_t sub[8];  // |sum| <= 32 * 128: an int16
       for (int s = 0; s < 8; ++s) sub[s] = bsums[2 * s] + bsums[2 * s + 1];
       Q4KTokenConst& c = out[t * nb + b];
@@ -94,7 +93,7 @@ struct Q4KPanel {
     __m512i isum[T];
     for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
     const uint8_t* xb[T];
-    for (int t = 0; t < T; ++t) xb[t] = x[t] + static_cast<size_t>(b) * kQ8KBlock + 4;
+    for (int t = 0; t < T; ++t) xb[t] = x[t] + static_cast<size_t>(b) * kQ8KBytes + kQ8KQuantsAt;
     for (int c = 0; c < 4; ++c) {
       // Chunk c: sub-blocks 2c (low nibbles, scale x16) and 2c+1 (high nibbles, in place).
       const __m512i sc = c < 2 ? sc03 : sc47;

@@ -32,7 +32,6 @@ namespace {
 
 constexpr size_t kQ6PanelBlock = kPanelRows * 210;  // one super-block of a panel
 constexpr size_t kQ6ScalesAt = 3072, kQ6DAt = 3328;  // panel_layout.h
-constexpr size_t kQ8KBytes = 292;                     // BlockQ8_K: f32 d, 256 qs, 16 int16 bsums
 
 // How far ahead the first token group of a panel prefetches the weight stream into L2. One
 // contiguous stream (the row kernel has 16) needs a long distance for DRAM: Zen 4, 1 thread,
@@ -66,7 +65,7 @@ inline void q6_token_constants(const uint8_t* xq, size_t xs, int64_t nt, int64_t
       const uint8_t* xb = xq + t * xs + b * kQ8KBytes;
       std::memcpy(&dx[t * nb + b], xb, 4);
       int16_t bsums[16];
-      std::memcpy(bsums, xb + 260, sizeof(bsums));
+      std::memcpy(bsums, xb + kQ8KSumsAt, sizeof(bsums));
       for (int k = 0; k < 16; ++k) seed[(t * nb + b) * 16 + k] = (k % 4 == 3 ? -128 : -32) * bsums[k];
     }
 }
@@ -93,7 +92,7 @@ struct Q6Panel {
       __m512i sc[4];
       for (int p = 0; p < 4; ++p) sc[p] = _mm512_cvtepi8_epi32(load128(pb + kQ6ScalesAt + 16 * (4 * q + p)));
       for (int t = 0; t < T; ++t) {
-        const uint8_t* xk = x[t] + b * kQ8KBytes + 4 + 64 * q;  // sub-block 4q's activations
+        const uint8_t* xk = x[t] + b * kQ8KBytes + kQ8KQuantsAt + 64 * q;  // sub-block 4q's activations
         const int32_t* sk = seed[t] + b * 16 + 4 * q;
         for (int p = 0; p < 4; ++p) {
           __m512i dot = _mm512_set1_epi32(sk[p]);

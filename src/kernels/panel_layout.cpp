@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "kernels/quant/quant_blocks.h"
 
 namespace edgellm::kernels {
 
@@ -60,26 +61,10 @@ uint32_t gather_fifth_bits(const uint8_t* masks, int64_t row) {
 }
 
 // Q4_K (see panel_layout.h): the 12 GGUF scale bytes are a bijective packing of 8 six-bit
-// scales and 8 mins (ggml's get_scale_min_k4), so decoding and re-encoding them is lossless.
+// scales and 8 mins (quant::unpack_scale_min_k4 / pack_scale_min_k4), so decoding and
+// re-encoding them is lossless.
 constexpr size_t kQ4KBytes = 144, kQ4KPanelQuants = 2048, kQ4KPanelD = 2048, kQ4KPanelDmin = 2080,
                  kQ4KPanelLowSc = 2112, kQ4KPanelLowMin = 2176, kQ4KPanelHigh = 2240;
-
-void q4k_decode_scales(const uint8_t* q, uint8_t sc[8], uint8_t mn[8]) {
-  for (int j = 0; j < 4; ++j) {
-    sc[j] = q[j] & 63;
-    mn[j] = q[j + 4] & 63;
-    sc[j + 4] = static_cast<uint8_t>((q[j + 8] & 15) | (q[j] >> 6) << 4);
-    mn[j + 4] = static_cast<uint8_t>((q[j + 8] >> 4) | (q[j + 4] >> 6) << 4);
-  }
-}
-
-void q4k_encode_scales(const uint8_t sc[8], const uint8_t mn[8], uint8_t* q) {
-  for (int j = 0; j < 4; ++j) {
-    q[j] = static_cast<uint8_t>(sc[j] | (sc[j + 4] >> 4) << 6);
-    q[j + 4] = static_cast<uint8_t>(mn[j] | (mn[j + 4] >> 4) << 6);
-    q[j + 8] = static_cast<uint8_t>((sc[j + 4] & 15) | (mn[j + 4] & 15) << 4);
-  }
-}
 
 void pack_q4k(const uint8_t* src, int64_t cols, int64_t panel_begin, int64_t panel_end, uint8_t* dst) {
   const int64_t nb = cols / 256;
@@ -94,7 +79,11 @@ void pack_q4k(const uint8_t* src, int64_t cols, int64_t panel_begin, int64_t pan
         std::memcpy(out + kQ4KPanelD + 2 * r, blk, 2);
         std::memcpy(out + kQ4KPanelDmin + 2 * r, blk + 2, 2);
         uint8_t sc[8], mn[8];
-        q4k_decode_scales(blk + 4, sc, mn);
+        for (int j = 0; j < 8; ++j) {
+          const quant::ScaleMin sm = quant::unpack_scale_min_k4(j, blk + 4);
+          sc[j] = sm.scale;
+          mn[j] = sm.min;
+        }
         for (int i = 0; i < 4; ++i) {
           out[kQ4KPanelLowSc + 4 * r + i] = static_cast<uint8_t>((sc[i] & 15) | (sc[i + 4] & 15) << 4);
           out[kQ4KPanelLowMin + 4 * r + i] = static_cast<uint8_t>((mn[i] & 15) | (mn[i + 4] & 15) << 4);
@@ -125,7 +114,7 @@ void unpack_q4k_row(const uint8_t* panels, int64_t cols, int64_t r, uint8_t* out
       mn[i] = static_cast<uint8_t>((lm & 15) | (h >> 4 & 3) << 4);
       mn[i + 4] = static_cast<uint8_t>((lm >> 4) | (h >> 6) << 4);
     }
-    q4k_encode_scales(sc, mn, blk + 4);
+    quant::pack_scale_min_k4(sc, mn, blk + 4);
     for (int v = 0; v < 32; ++v) std::memcpy(blk + 16 + 4 * v, in + kVectorBytes * v + 4 * pr, 4);
   }
   static_assert(kQ4KPanelQuants == 32 * kVectorBytes && kQ4KPanelHigh + 64 == kPanelRows * kQ4KBytes);

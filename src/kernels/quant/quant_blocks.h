@@ -148,6 +148,21 @@ constexpr ScaleMin unpack_scale_min_k4(int j, const uint8_t* packed) {
           static_cast<uint8_t>((packed[j + 4] >> 4) | ((packed[j] >> 6) << 4))};
 }
 
+// Inverse of unpack_scale_min_k4 for the 8 six-bit scale and min codes (lossless both ways).
+inline void pack_scale_min_k4(const uint8_t* scale_codes, const uint8_t* min_codes, uint8_t* packed) {
+  for (int j = 0; j < 8; ++j) {
+    const uint8_t ls = scale_codes[j], lm = min_codes[j];
+    if (j < 4) {
+      packed[j] = ls;
+      packed[j + 4] = lm;
+    } else {
+      packed[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
+      packed[j - 4] = static_cast<uint8_t>(packed[j - 4] | ((ls >> 4) << 6));
+      packed[j] = static_cast<uint8_t>(packed[j] | ((lm >> 4) << 6));
+    }
+  }
+}
+
 // Signed 6-bit scale j (0..15, offset removed) from the 12 packed bytes of Q3_K: bytes 0..7
 // hold the low nibbles (scales 0..7 low, 8..15 high), bytes 8..11 the top 2 bits, 2 per scale
 // at bit 2*(j/4) of byte 8 + j%4.

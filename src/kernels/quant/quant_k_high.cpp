@@ -17,21 +17,6 @@ namespace {
 constexpr int kSub = 32;
 constexpr int kSubBlocks = kQK_K / kSub;
 
-// Inverse of unpack_scale_min_k4 for 6-bit codes.
-void pack_scale_min_k4(const uint8_t* scale_codes, const uint8_t* min_codes, uint8_t* packed) {
-  for (int j = 0; j < kSubBlocks; ++j) {
-    const uint8_t ls = scale_codes[j], lm = min_codes[j];
-    if (j < 4) {
-      packed[j] = ls;
-      packed[j + 4] = lm;
-    } else {
-      packed[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
-      packed[j - 4] = static_cast<uint8_t>(packed[j - 4] | ((ls >> 4) << 6));
-      packed[j] = static_cast<uint8_t>(packed[j] | ((lm >> 4) << 6));
-    }
-  }
-}
-
 // The super-block scales and the 12 packed sub-block scale/min bytes shared by Q4_K and Q5_K.
 struct KScales {
   uint16_t d = 0;

@@ -63,8 +63,9 @@ uint32_t gather_fifth_bits(const uint8_t* masks, int64_t row) {
 // Q4_K (see panel_layout.h): the 12 GGUF scale bytes are a bijective packing of 8 six-bit
 // scales and 8 mins (quant::unpack_scale_min_k4 / pack_scale_min_k4), so decoding and
 // re-encoding them is lossless.
-constexpr size_t kQ4KBytes = 144, kQ4KPanelQuants = 2048, kQ4KPanelD = 2048, kQ4KPanelDmin = 2080,
-                 kQ4KPanelLowSc = 2112, kQ4KPanelLowMin = 2176, kQ4KPanelHigh = 2240;
+constexpr size_t kQ4KBytes = 144, kQ4KPanelQuants = 2048, kQ4KPanelD = Q4KPanelOffsets::kD,
+                 kQ4KPanelDmin = Q4KPanelOffsets::kDmin, kQ4KPanelLowSc = Q4KPanelOffsets::kLowScales,
+                 kQ4KPanelLowMin = Q4KPanelOffsets::kLowMins, kQ4KPanelHigh = Q4KPanelOffsets::kHighBits;
 
 void pack_q4k(const uint8_t* src, int64_t cols, int64_t panel_begin, int64_t panel_end, uint8_t* dst) {
   const int64_t nb = cols / 256;

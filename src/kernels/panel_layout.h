@@ -43,6 +43,17 @@ namespace edgellm::kernels {
 
 inline constexpr int64_t kPanelRows = 16;
 
+// Byte offsets inside one panel block of the K-quant layouts above (shared by the packing code
+// and the kernels that read them).
+struct Q4KPanelOffsets {
+  static constexpr size_t kBlockBytes = kPanelRows * 144;  // one 256-weight super-block
+  static constexpr size_t kD = 2048, kDmin = 2080, kLowScales = 2112, kLowMins = 2176, kHighBits = 2240;
+};
+struct Q6KPanelOffsets {
+  static constexpr size_t kBlockBytes = kPanelRows * 210;
+  static constexpr size_t kScales = 3072, kD = 3328;
+};
+
 // True for the formats that have a panel layout (Q4_0, Q5_0, Q8_0, Q4_K, Q6_K).
 bool has_panel_layout(TensorType type);
 // True when a rows x cols matrix of `type` can be stored as panels (rows a multiple of 16, cols

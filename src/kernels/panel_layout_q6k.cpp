@@ -18,8 +18,9 @@ namespace {
 constexpr int kSuperBlock = 256;
 constexpr size_t kRowBlockBytes = sizeof(quant::BlockQ6_K);          // 210
 constexpr size_t kPanelBlockBytes = kPanelRows * kRowBlockBytes;     // 3360
-constexpr size_t kScalesAt = 3072, kScaleDAt = kScalesAt + 16 * 16;  // 3328
-static_assert(kScaleDAt + 2 * kPanelRows == kPanelBlockBytes);
+constexpr size_t kScalesAt = Q6KPanelOffsets::kScales, kScaleDAt = Q6KPanelOffsets::kD;
+static_assert(kScaleDAt == kScalesAt + 16 * 16 && kScaleDAt + 2 * kPanelRows == kPanelBlockBytes &&
+              kPanelBlockBytes == Q6KPanelOffsets::kBlockBytes);
 
 // The quant (0..63) of element e of a GGUF block (quant_blocks.h: per 128 elements, ql[l] and
 // ql[l + 32] hold the low nibbles of l, l + 32 (low) and l + 64, l + 96 (high), qh[l] the top

@@ -31,8 +31,9 @@ namespace edgellm::kernels::x86 {
 namespace {
 
 // Offsets in a panel block (panel_layout.h).
-constexpr size_t kQ4KPanelBlock = 16 * 144;
-constexpr size_t kQ4KD = 2048, kQ4KDmin = 2080, kQ4KLowSc = 2112, kQ4KLowMin = 2176, kQ4KHigh = 2240;
+constexpr size_t kQ4KPanelBlock = Q4KPanelOffsets::kBlockBytes;
+constexpr size_t kQ4KD = Q4KPanelOffsets::kD, kQ4KDmin = Q4KPanelOffsets::kDmin, kQ4KLowSc = Q4KPanelOffsets::kLowScales,
+                 kQ4KLowMin = Q4KPanelOffsets::kLowMins, kQ4KHigh = Q4KPanelOffsets::kHighBits;
 
 // Per (token, super-block), computed once per call.
 struct Q4KTokenConst {

@@ -30,8 +30,8 @@
 namespace edgellm::kernels::x86 {
 namespace {
 
-constexpr size_t kQ6PanelBlock = kPanelRows * 210;  // one super-block of a panel
-constexpr size_t kQ6ScalesAt = 3072, kQ6DAt = 3328;  // panel_layout.h
+constexpr size_t kQ6PanelBlock = Q6KPanelOffsets::kBlockBytes;  // one super-block of a panel
+constexpr size_t kQ6ScalesAt = Q6KPanelOffsets::kScales, kQ6DAt = Q6KPanelOffsets::kD;
 
 // How far ahead the first token group of a panel prefetches the weight stream into L2. One
 // contiguous stream (the row kernel has 16) needs a long distance for DRAM: Zen 4, 1 thread,

@@ -69,6 +69,10 @@ void WeightLoader::make_projection(kernels::WeightMatrix& m) const {
   if (panels_ != nullptr) panels_->repack(m);
 }
 
+void WeightLoader::relocate(kernels::WeightMatrix& m) const {
+  if (panels_ != nullptr) panels_->relocate(m);
+}
+
 std::vector<kernels::WeightMatrix> WeightLoader::stacked(const std::string& name, int64_t n, int64_t rows,
                                                          int64_t cols) const {
   const gguf::TensorInfo* t = weight_tensor(name, {cols, rows, n});

@@ -47,6 +47,8 @@ class WeightLoader {
                                                          int64_t rows, int64_t cols) const;
   // Repacks a matrix from matrix() (e.g. the token embedding when it is also the LM head).
   void make_projection(kernels::WeightMatrix& m) const;
+  // Keeps m in rows but moves it onto the PanelStore's huge pages (PanelStore::relocate).
+  void relocate(kernels::WeightMatrix& m) const;
 
   // A 1-D tensor of n elements as floats.
   std::vector<float> vector(std::string_view name, int64_t n) const;

@@ -66,13 +66,13 @@ inline void q4k_token_consts(const uint8_t* xq, size_t xs, int64_t n_tokens, int
     }
 }
 
-// How far ahead the first token group of a panel prefetches the weight stream into L2: 16
-// super-blocks (36 KB), whatever the group size (prefill is compute-bound; 4 tokens x 36 KB
-// would only crowd L2). Zen 4, loaded machine (load average 2-3), whole-model decode of
-// llama-1b Q4_K_M, 1 thread, fraction of the read bound by CPU time, 4 alternating rounds:
-// 4 blocks 0.70-0.79 (mean 0.77), 16 blocks 0.81-0.86 (0.83), 32 blocks 0.78-0.85 (0.80), the
-// row layout 0.80-0.89 (0.83). The microbenchmark (4096 x 4096 from DRAM) was too noisy to
-// tell: 1 block 0.51-0.54, 2 blocks 0.70, 4-16 blocks 0.75-0.97.
+// How far ahead the first token group of a panel prefetches the weight stream into L2, in
+// calls of 4 tokens or more: 16 super-blocks (36 KB), whatever the group size (prefill is
+// compute-bound; 4 tokens x 36 KB would only crowd L2). Calls of 1-3 tokens (decode) do not
+// prefetch: on huge pages the hardware prefetcher streams the panels alone, and these
+// prefetches cost it (llama-1b Q4_K_M, 1 thread, quiet, 2 alternating rounds: decode 0.78-0.79
+// of the read bound without, 0.65-0.69 with 2-48 super-blocks ahead; pp128 0.83 without,
+// 0.86 with 16). On 4 KiB pages decode had preferred 16 super-blocks (0.83 vs 0.77 at 4).
 constexpr size_t kQ4KPrefetchBytes = 16 * kQ4KPanelBlock;
 
 // T <= 4 tokens against one panel, reading each super-block once.
@@ -164,13 +164,13 @@ struct Q4KPanel {
   }
 };
 
-// Tokens [t0, t0 + T) against one panel. Only the first group prefetches: the later ones find
-// the panel in cache.
+// Tokens [t0, t0 + T) against one panel. Only the first group prefetches (when `prefetch`): the
+// later ones find the panel in cache.
 template <int T>
 void q4k_panel_tokens(const uint8_t* panel, int64_t nb, const uint8_t* xq, size_t xs, const Q4KTokenConst* consts,
-                      int64_t t0, float* y, size_t ys) {
+                      int64_t t0, float* y, size_t ys, bool prefetch) {
   Q4KPanel<T> k;
-  if (t0 == 0) k.ahead = kQ4KPrefetchBytes;
+  if (t0 == 0 && prefetch) k.ahead = kQ4KPrefetchBytes;
   for (int t = 0; t < T; ++t) {
     k.x[t] = xq + static_cast<size_t>(t0 + t) * xs;
     k.k[t] = consts + (t0 + t) * nb;
@@ -188,15 +188,16 @@ void matmul_q4k_packed(const uint8_t* w, size_t row_stride, int64_t row_begin, i
   consts.resize(static_cast<size_t>(n_tokens * nb));
   q4k_token_consts(x, xq_stride, n_tokens, nb, consts.data());
   const Q4KTokenConst* kc = consts.data();
+  const bool prefetch = n_tokens >= 4;
   for (int64_t r = row_begin; r < row_end; r += kPanelRows) {
     const uint8_t* panel = w + r * row_stride;
     float* yr = y + r;
     int64_t t = 0;
-    for (; t + 4 <= n_tokens; t += 4) q4k_panel_tokens<4>(panel, nb, x, xq_stride, kc, t, yr, y_stride);
+    for (; t + 4 <= n_tokens; t += 4) q4k_panel_tokens<4>(panel, nb, x, xq_stride, kc, t, yr, y_stride, prefetch);
     switch (n_tokens - t) {
-      case 3: q4k_panel_tokens<3>(panel, nb, x, xq_stride, kc, t, yr, y_stride); break;
-      case 2: q4k_panel_tokens<2>(panel, nb, x, xq_stride, kc, t, yr, y_stride); break;
-      case 1: q4k_panel_tokens<1>(panel, nb, x, xq_stride, kc, t, yr, y_stride); break;
+      case 3: q4k_panel_tokens<3>(panel, nb, x, xq_stride, kc, t, yr, y_stride, prefetch); break;
+      case 2: q4k_panel_tokens<2>(panel, nb, x, xq_stride, kc, t, yr, y_stride, prefetch); break;
+      case 1: q4k_panel_tokens<1>(panel, nb, x, xq_stride, kc, t, yr, y_stride, prefetch); break;
       default: break;
     }
   }

@@ -30,10 +30,12 @@
 #include <ctime>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench/fp32_peak.h"
 #include "core/fp16.h"
+#include "core/huge_page_mapping.h"
 #include "kernels/matmul.h"
 #include "kernels/panel_layout.h"
 #include "kernels/simd/kernels.h"
@@ -161,10 +163,11 @@ void bm_read(benchmark::State& state) {
   state.counters["bw_frac"] = benchmark::Counter(gbs / g_read_gbs, benchmark::Counter::kIsRate);
 }
 
-// `copies` consecutive copies of one random weight matrix (values do not affect the speed).
-std::vector<uint8_t> make_copies(TensorType t, int64_t rows, int64_t cols, size_t copies) {
+// `copies` consecutive copies of one random weight matrix (values do not affect the speed), on
+// huge pages like a loaded model's repacked weights (and the read-bandwidth probe).
+edgellm::core::HugePageMapping make_copies(TensorType t, int64_t rows, int64_t cols, size_t copies) {
   const size_t matrix = edgellm::row_bytes(t, cols) * static_cast<size_t>(rows);
-  std::vector<uint8_t> w(matrix * copies);
+  edgellm::core::HugePageMapping w(matrix * copies);
   std::mt19937 rng(9);
   const auto src = make_weights(t, matrix, rng);
   for (size_t c = 0; c < copies; ++c) std::memcpy(w.data() + matrix * c, src.data(), matrix);
@@ -196,16 +199,16 @@ void timed_split(benchmark::State& state, edgellm::runtime::ThreadPool& pool, in
 
 // Rewrites `copies` consecutive rows x kCols matrices into the panel layout; false (the benchmark
 // skipped) when the active level has no panel kernels for t.
-bool to_panels(benchmark::State& state, TensorType t, int64_t rows, size_t copies, std::vector<uint8_t>& w) {
+bool to_panels(benchmark::State& state, TensorType t, int64_t rows, size_t copies, edgellm::core::HugePageMapping& w) {
   if (!k::active().has_panel_kernels(t)) {
     state.SkipWithError("no panel kernels for this type at this level");
     return false;
   }
   const size_t matrix = edgellm::row_bytes(t, kCols) * static_cast<size_t>(rows);
-  std::vector<uint8_t> packed(w.size());
+  edgellm::core::HugePageMapping packed(matrix * copies);
   for (size_t c = 0; c < copies; ++c)
     k::pack_panels(t, w.data() + c * matrix, kCols, 0, rows / k::kPanelRows, packed.data() + c * matrix);
-  w.swap(packed);
+  w = std::move(packed);
   return true;
 }
 

@@ -19,7 +19,8 @@ constexpr int kSuperBlock = 256;
 constexpr size_t kRowBlockBytes = sizeof(quant::BlockQ6_K);          // 210
 constexpr size_t kPanelBlockBytes = kPanelRows * kRowBlockBytes;     // 3360
 constexpr size_t kScalesAt = Q6KPanelOffsets::kScales, kScaleDAt = Q6KPanelOffsets::kD;
-static_assert(kScaleDAt == kScalesAt + 16 * 16 && kScaleDAt + 2 * kPanelRows == kPanelBlockBytes &&
+constexpr size_t kQuantsAt = Q6KPanelOffsets::kQuants;
+static_assert(kQuantsAt == kScalesAt + 16 * 16 && kScaleDAt == kQuantsAt + 3072 && kScaleDAt + 2 * kPanelRows == kPanelBlockBytes &&
               kPanelBlockBytes == Q6KPanelOffsets::kBlockBytes);
 
 // The quant (0..63) of element e of a GGUF block (quant_blocks.h: per 128 elements, ql[l] and
@@ -50,7 +51,7 @@ struct Slot {
 Slot slot_of(int e) {
   const int k = e / 16, j = (e % 16) / 4, i = e % 4;
   const int unit = 4 * (k / 4) + j;
-  return {static_cast<size_t>(192 * unit + i), k % 4};
+  return {kQuantsAt + static_cast<size_t>(192 * unit + i), k % 4};
 }
 
 }  // namespace
@@ -62,7 +63,7 @@ void pack_panels_q6_k(const uint8_t* src, int64_t cols, int64_t panel_begin, int
     const size_t base = static_cast<size_t>(p) * kPanelRows * row_stride;
     for (int64_t b = 0; b < nb; ++b) {
       uint8_t* out = dst + base + static_cast<size_t>(b) * kPanelBlockBytes;
-      std::memset(out, 0, kScalesAt);
+      std::memset(out + kQuantsAt, 0, kScaleDAt - kQuantsAt);
       for (int64_t r = 0; r < kPanelRows; ++r) {
         const uint8_t* blk = src + base + static_cast<size_t>(r) * row_stride + static_cast<size_t>(b) * kRowBlockBytes;
         for (int e = 0; e < kSuperBlock; ++e) {

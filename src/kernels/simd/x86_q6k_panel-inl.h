@@ -31,7 +31,8 @@ namespace edgellm::kernels::x86 {
 namespace {
 
 constexpr size_t kQ6PanelBlock = Q6KPanelOffsets::kBlockBytes;  // one super-block of a panel
-constexpr size_t kQ6ScalesAt = Q6KPanelOffsets::kScales, kQ6DAt = Q6KPanelOffsets::kD;
+constexpr size_t kQ6ScalesAt = Q6KPanelOffsets::kScales, kQ6QuantsAt = Q6KPanelOffsets::kQuants,
+                 kQ6DAt = Q6KPanelOffsets::kD;
 
 // How far ahead the first token group of a panel prefetches the weight stream into L2. One
 // contiguous stream (the row kernel has 16) needs a long distance for DRAM: Zen 4, 1 thread,
@@ -88,7 +89,7 @@ struct Q6Panel {
         prefetch_span(panel, at, at + kQ6PanelBlock / 4, ahead);
       }
       __m512i w[4][4];             // [unit j][role p]: dword j of sub-block 4q + p
-      for (int j = 0; j < 4; ++j) q6_unit(pb + 192 * (4 * q + j), w[j]);
+      for (int j = 0; j < 4; ++j) q6_unit(pb + kQ6QuantsAt + 192 * (4 * q + j), w[j]);
       __m512i sc[4];
       for (int p = 0; p < 4; ++p) sc[p] = _mm512_cvtepi8_epi32(load128(pb + kQ6ScalesAt + 16 * (4 * q + p)));
       for (int t = 0; t < T; ++t) {

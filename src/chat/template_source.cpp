@@ -17,11 +17,11 @@ std::optional<std::string> token_text(const gguf::GgufFile& file, std::string_vi
   const gguf::Value* tokens = file.find("tokenizer.ggml.tokens");
   if (id == nullptr || tokens == nullptr) return std::nullopt;
   const int64_t index = id->as_int();
-  const auto& items = tokens->as_array().items;
-  if (index < 0 || static_cast<uint64_t>(index) >= items.size()) {
-    fail("GGUF {} = {} is outside the vocabulary of {} tokens", id_key, index, items.size());
+  const gguf::Array& vocab = tokens->as_array();
+  if (index < 0 || static_cast<uint64_t>(index) >= vocab.size()) {
+    fail("GGUF {} = {} is outside the vocabulary of {} tokens", id_key, index, vocab.size());
   }
-  return items[static_cast<size_t>(index)].as_string();
+  return std::string(vocab.string_at(static_cast<size_t>(index)));
 }
 
 // AddedToken entries are either "text" or {"content": "text", ...}; null means no token.

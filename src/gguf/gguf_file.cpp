@@ -93,14 +93,23 @@ class Cursor {
     return n;
   }
 
-  std::string read_string(std::string_view what) {
+  // A length-prefixed string, viewed in place.
+  std::string_view read_string_view(std::string_view what) {
     const size_t at = pos_;
     const uint64_t n = read<uint64_t>(what);
     if (n > remaining())
       fail_at(at, "{} length {} exceeds the {} bytes left in the {}-byte file", what, n,
               remaining(), size());
-    std::string s(reinterpret_cast<const char*>(bytes_.data() + pos_), static_cast<size_t>(n));
+    const std::string_view s(reinterpret_cast<const char*>(bytes_.data() + pos_), static_cast<size_t>(n));
     pos_ += static_cast<size_t>(n);
+    return s;
+  }
+  std::string read_string(std::string_view what) { return std::string(read_string_view(what)); }
+
+  std::span<const uint8_t> read_bytes(size_t n, std::string_view what) {
+    need(n, what);
+    const std::span<const uint8_t> s = bytes_.subspan(pos_, n);
+    pos_ += n;
     return s;
   }
 
@@ -125,14 +134,10 @@ std::string printable(std::string_view name) {
 
 size_t min_encoded_bytes(ValueType t) {
   switch (t) {
-    case ValueType::U8: case ValueType::I8: case ValueType::BOOL: return 1;
-    case ValueType::U16: case ValueType::I16: return 2;
-    case ValueType::U32: case ValueType::I32: case ValueType::F32: return 4;
-    case ValueType::U64: case ValueType::I64: case ValueType::F64: return 8;
     case ValueType::STRING: return 8;        // length only
     case ValueType::ARRAY: return 4 + 8;     // element type + count
+    default: return packed_size(t);
   }
-  return 1;
 }
 
 ValueType read_value_type(Cursor& in, std::string_view what) {
@@ -142,8 +147,8 @@ ValueType read_value_type(Cursor& in, std::string_view what) {
   return static_cast<ValueType>(raw);
 }
 
-// Metadata values left to read. A Value takes ~40 bytes in memory for as little as one byte in
-// the file, so the total is capped to keep a hostile file from exhausting memory.
+// Metadata values left to read. Numbers and strings cost about their bytes in the file, but a
+// nested Array takes ~80 bytes for 12, so the total is capped against a hostile file.
 struct ValueBudget {
   uint64_t left = kMaxMetadataValues;
   void take(const Cursor& in, size_t at, uint64_t n) {
@@ -157,19 +162,48 @@ struct ValueBudget {
 // actually read, so memory follows the bytes consumed, not the count claimed.
 size_t initial_capacity(uint64_t n) { return static_cast<size_t>(std::min<uint64_t>(n, 4096)); }
 
-Value read_value(Cursor& in, ValueBudget& budget, ValueType type, int depth);
+// Numbers and bools are copied in one piece: read_count has already found all their bytes.
+Array read_packed_array(Cursor& in, ValueType type, uint64_t n) {
+  const size_t at = in.pos();
+  const std::span<const uint8_t> bytes =
+      in.read_bytes(static_cast<size_t>(n) * packed_size(type), "array items");
+  if (type == ValueType::BOOL)
+    for (size_t i = 0; i < bytes.size(); ++i)
+      if (bytes[i] > 1) in.fail_at(at + i, "bool value {} is neither 0 nor 1", bytes[i]);
+  return Array::from_packed(type, bytes);
+}
+
+// Strings are measured first and then copied into buffers of exactly that size, so the claimed
+// count reserves nothing before the strings it promises have been found in the file.
+Array read_string_array(Cursor& in, uint64_t n) {
+  Cursor scan = in;
+  size_t total_bytes = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    try {
+      total_bytes += scan.read_string_view("string").size();
+    } catch (const Error& e) {
+      fail("{} (array item {} of {})", e.what(), i, n);
+    }
+  }
+  if (total_bytes > std::numeric_limits<uint32_t>::max())
+    in.fail_at(in.pos(), "string array holds {} bytes of text (the limit is 4 GiB)", total_bytes);
+  Array array(ValueType::STRING);
+  array.reserve_strings(static_cast<size_t>(n), total_bytes);
+  for (uint64_t i = 0; i < n; ++i) array.append_string(in.read_string_view("string"));
+  return array;
+}
 
 Array read_array(Cursor& in, ValueBudget& budget, int depth) {
   if (depth >= kMaxArrayDepth)
     in.fail_at(in.pos(), "arrays nested deeper than {} levels", kMaxArrayDepth);
-  Array array;
-  array.element_type = read_value_type(in, "array element type");
+  const ValueType type = read_value_type(in, "array element type");
   const size_t count_at = in.pos();
-  const uint64_t n = in.read_count("array length", min_encoded_bytes(array.element_type));
+  const uint64_t n = in.read_count("array length", min_encoded_bytes(type));
   budget.take(in, count_at, n);
-  array.items.reserve(initial_capacity(n));
-  for (uint64_t i = 0; i < n; ++i)
-    array.items.push_back(read_value(in, budget, array.element_type, depth + 1));
+  if (type == ValueType::STRING) return read_string_array(in, n);
+  if (type != ValueType::ARRAY) return read_packed_array(in, type, n);
+  Array array(ValueType::ARRAY);
+  for (uint64_t i = 0; i < n; ++i) array.append_array(read_array(in, budget, depth + 1));
   return array;
 }
 

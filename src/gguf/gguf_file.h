@@ -4,11 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -23,10 +26,78 @@ enum class ValueType : uint32_t {
 std::string_view value_type_name(ValueType t);
 
 struct Value;
-struct Array {
-  ValueType element_type = ValueType::U8;
-  std::vector<Value> items;
+
+// A metadata array, stored compactly: a vocabulary holds arrays of 150k+ items, and one
+// variant per item would take ~10x their size in the file.
+//   numbers and bools: one packed buffer in the GGUF encoding (little-endian, fixed size each);
+//   strings: one character buffer plus the end offset of each string;
+//   arrays: the nested Arrays.
+// Every item has the element type; the builders throw edgellm::Error otherwise.
+class Array {
+ public:
+  explicit Array(ValueType element_type = ValueType::U8);
+  Array(ValueType element_type, std::initializer_list<Value> items);
+  // Numbers or bools from their GGUF encoding (size a multiple of the element size, bools 0/1).
+  static Array from_packed(ValueType element_type, std::span<const uint8_t> bytes);
+  template <typename T>
+  static Array from_numbers(std::span<const T> values) {
+    return from_packed(value_type_of<T>(), {reinterpret_cast<const uint8_t*>(values.data()),
+                                            values.size_bytes()});
+  }
+  static Array from_strings(std::span<const std::string> values);
+
+  void append(const Value& item);
+  void append_string(std::string_view s);
+  void append_array(Array a);
+  // Sizes the string buffers exactly, for a reader that has measured what it will append.
+  void reserve_strings(size_t count, size_t total_bytes);
+
+  ValueType element_type() const { return element_type_; }
+  size_t size() const;
+  bool empty() const { return size() == 0; }
+
+  // Item i as a Value (a copy); all accessors throw edgellm::Error on a bad index or type.
+  Value at(size_t i) const;
+  std::string_view string_at(size_t i) const;  // string arrays
+  const Array& array_at(size_t i) const;       // arrays of arrays
+  template <typename T>
+  T number_at(size_t i) const {  // T must be the element type exactly (bool for BOOL)
+    T x;
+    std::memcpy(&x, packed_item(i, value_type_of<T>()), sizeof x);
+    return x;
+  }
+  // Numeric and bool arrays: the items in their GGUF encoding; empty for other arrays.
+  std::span<const uint8_t> packed_bytes() const;
+  // Heap memory held, nested arrays included (what the metadata of a model costs).
+  size_t heap_bytes() const;
+
+  // The ValueType of a C++ scalar type (uint8_t -> U8, float -> F32, bool -> BOOL, ...).
+  template <typename T>
+  static constexpr ValueType value_type_of() {
+    if constexpr (std::is_same_v<T, uint8_t>) return ValueType::U8;
+    else if constexpr (std::is_same_v<T, int8_t>) return ValueType::I8;
+    else if constexpr (std::is_same_v<T, uint16_t>) return ValueType::U16;
+    else if constexpr (std::is_same_v<T, int16_t>) return ValueType::I16;
+    else if constexpr (std::is_same_v<T, uint32_t>) return ValueType::U32;
+    else if constexpr (std::is_same_v<T, int32_t>) return ValueType::I32;
+    else if constexpr (std::is_same_v<T, float>) return ValueType::F32;
+    else if constexpr (std::is_same_v<T, bool>) return ValueType::BOOL;
+    else if constexpr (std::is_same_v<T, uint64_t>) return ValueType::U64;
+    else if constexpr (std::is_same_v<T, int64_t>) return ValueType::I64;
+    else if constexpr (std::is_same_v<T, double>) return ValueType::F64;
+    else static_assert(sizeof(T) == 0, "not a GGUF scalar type");
+  }
+
+ private:
+  ValueType element_type_;
+  std::vector<uint8_t> bytes_;         // numbers and bools packed, or the strings back to back
+  std::vector<uint32_t> string_ends_;  // string i is bytes_[end of string i-1, string_ends_[i])
+  std::vector<Array> arrays_;          // arrays of arrays
+  const uint8_t* packed_item(size_t i, ValueType type) const;
 };
+
+// Bytes of one item of a numeric or bool array in GGUF; 0 for strings and arrays.
+size_t packed_size(ValueType t);
 
 struct Value {
   using Storage = std::variant<uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, float, bool,
@@ -46,6 +117,7 @@ struct Value {
 
 // Deep equality of type and payload; floats compare bit for bit (a NaN equals the same NaN).
 bool identical(const Value& a, const Value& b);
+bool identical(const Array& a, const Array& b);
 
 struct KeyValue {
   std::string key;

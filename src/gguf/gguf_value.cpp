@@ -128,10 +128,7 @@ bool identical(const Value& a, const Value& b) {
         using T = std::decay_t<decltype(x)>;
         const T& y = std::get<T>(b.data);
         if constexpr (std::is_same_v<T, Array>) {
-          if (x.element_type != y.element_type || x.items.size() != y.items.size()) return false;
-          for (size_t i = 0; i < x.items.size(); ++i)
-            if (!identical(x.items[i], y.items[i])) return false;
-          return true;
+          return identical(x, y);
         } else if constexpr (std::is_floating_point_v<T>) {
           return std::memcmp(&x, &y, sizeof(T)) == 0;
         } else {
@@ -212,11 +209,11 @@ std::vector<std::string> GgufFile::get_string_array(std::string_view key) const 
   const Value& v = require(*this, key);
   return with_key(key, [&] {
     const Array& a = v.as_array();
-    if (a.element_type != ValueType::STRING)
-      fail("expected an array of strings, found an array of {}", value_type_name(a.element_type));
+    if (a.element_type() != ValueType::STRING)
+      fail("expected an array of strings, found an array of {}", value_type_name(a.element_type()));
     std::vector<std::string> out;
-    out.reserve(a.items.size());
-    for (const Value& item : a.items) out.push_back(item.as_string());
+    out.reserve(a.size());
+    for (size_t i = 0; i < a.size(); ++i) out.emplace_back(a.string_at(i));
     return out;
   });
 }
@@ -226,10 +223,10 @@ std::vector<float> GgufFile::get_float_array(std::string_view key) const {
   return with_key(key, [&] {
     const Array& a = v.as_array();
     std::vector<float> out;
-    out.reserve(a.items.size());
-    for (size_t i = 0; i < a.items.size(); ++i) {
+    out.reserve(a.size());
+    for (size_t i = 0; i < a.size(); ++i) {
       try {
-        out.push_back(static_cast<float>(a.items[i].as_double()));
+        out.push_back(static_cast<float>(a.at(i).as_double()));
       } catch (const Error& e) {
         fail("item {}: {}", i, e.what());
       }
@@ -243,10 +240,10 @@ std::vector<int64_t> GgufFile::get_int_array(std::string_view key) const {
   return with_key(key, [&] {
     const Array& a = v.as_array();
     std::vector<int64_t> out;
-    out.reserve(a.items.size());
-    for (size_t i = 0; i < a.items.size(); ++i) {
+    out.reserve(a.size());
+    for (size_t i = 0; i < a.size(); ++i) {
       try {
-        out.push_back(a.items[i].as_int());
+        out.push_back(a.at(i).as_int());
       } catch (const Error& e) {
         fail("item {}: {}", i, e.what());
       }

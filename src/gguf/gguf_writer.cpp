@@ -61,19 +61,27 @@ class Sink {
   uint64_t written_ = 0;
 };
 
-// Checks that a value can be written: array items all of the declared element type, nesting
-// within what the reader accepts.
-void check_value(const Value& v, int depth, std::string_view key) {
-  const Array* a = std::get_if<Array>(&v.data);
-  if (!a) return;
-  if (depth >= kMaxArrayDepth) fail("metadata key '{}': arrays nested deeper than {} levels", key, kMaxArrayDepth);
-  if (static_cast<uint32_t>(a->element_type) > static_cast<uint32_t>(ValueType::F64))
-    fail("metadata key '{}': invalid array element type {}", key, static_cast<uint32_t>(a->element_type));
-  for (size_t i = 0; i < a->items.size(); ++i) {
-    if (a->items[i].type() != a->element_type)
-      fail("metadata key '{}': array of {} holds a {} at index {}", key,
-           value_type_name(a->element_type), value_type_name(a->items[i].type()), i);
-    check_value(a->items[i], depth + 1, key);
+// Checks that an array can be written: nested within what the reader accepts (an Array already
+// holds only items of its element type).
+void check_array(const Array& a, int depth, std::string_view key) {
+  if (depth >= kMaxArrayDepth)
+    fail("metadata key '{}': arrays nested deeper than {} levels", key, kMaxArrayDepth);
+  if (a.element_type() != ValueType::ARRAY) return;
+  for (size_t i = 0; i < a.size(); ++i) check_array(a.array_at(i), depth + 1, key);
+}
+
+void write_array_payload(Sink& out, const Array& a) {
+  out.pod<uint32_t>(static_cast<uint32_t>(a.element_type()));
+  out.pod<uint64_t>(a.size());
+  switch (a.element_type()) {
+    case ValueType::STRING:
+      for (size_t i = 0; i < a.size(); ++i) out.string(a.string_at(i));
+      break;
+    case ValueType::ARRAY:
+      for (size_t i = 0; i < a.size(); ++i) write_array_payload(out, a.array_at(i));
+      break;
+    default:
+      out.bytes(a.packed_bytes().data(), a.packed_bytes().size());  // already the GGUF encoding
   }
 }
 
@@ -84,9 +92,7 @@ void write_value_payload(Sink& out, const Value& v) {
         if constexpr (std::is_same_v<T, std::string>) {
           out.string(x);
         } else if constexpr (std::is_same_v<T, Array>) {
-          out.pod<uint32_t>(static_cast<uint32_t>(x.element_type));
-          out.pod<uint64_t>(x.items.size());
-          for (const Value& item : x.items) write_value_payload(out, item);
+          write_array_payload(out, x);
         } else if constexpr (std::is_same_v<T, bool>) {
           out.pod<uint8_t>(x ? 1 : 0);
         } else {
@@ -118,7 +124,7 @@ void commit_file(const std::string& path) {
 
 void GgufWriter::set(std::string_view key, Value value) {
   if (key.empty()) fail("GGUF writer: empty metadata key");
-  check_value(value, 0, key);
+  if (const Array* a = std::get_if<Array>(&value.data)) check_array(*a, 0, key);
   if (key == kAlignmentKey) {
     const uint32_t* a = std::get_if<uint32_t>(&value.data);
     if (!a) fail("GGUF writer: {} must be a u32, got a {}", key, value_type_name(value.type()));
@@ -140,25 +146,14 @@ void GgufWriter::set_u64(std::string_view key, uint64_t value) { set(key, Value{
 void GgufWriter::set_f32(std::string_view key, float value) { set(key, Value{value}); }
 void GgufWriter::set_bool(std::string_view key, bool value) { set(key, Value{value}); }
 
-namespace {
-template <typename T>
-Value array_of(ValueType type, const std::vector<T>& values) {
-  Array a;
-  a.element_type = type;
-  a.items.reserve(values.size());
-  for (const T& v : values) a.items.push_back(Value{v});
-  return Value{std::move(a)};
-}
-}  // namespace
-
 void GgufWriter::set_string_array(std::string_view key, const std::vector<std::string>& values) {
-  set(key, array_of(ValueType::STRING, values));
+  set(key, Value{Array::from_strings(values)});
 }
 void GgufWriter::set_f32_array(std::string_view key, const std::vector<float>& values) {
-  set(key, array_of(ValueType::F32, values));
+  set(key, Value{Array::from_numbers<float>(values)});
 }
 void GgufWriter::set_i32_array(std::string_view key, const std::vector<int32_t>& values) {
-  set(key, array_of(ValueType::I32, values));
+  set(key, Value{Array::from_numbers<int32_t>(values)});
 }
 
 void GgufWriter::remove(std::string_view key) {

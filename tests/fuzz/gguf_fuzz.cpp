@@ -40,7 +40,7 @@ void exercise_getters(const GgufFile& f) {
     try { sink = sink + f.get_string_array(key).size(); } catch (const Error&) {}
     try { sink = sink + f.get_float_array(key).size(); } catch (const Error&) {}
     try { sink = sink + f.get_int_array(key).size(); } catch (const Error&) {}
-    try { sink = sink + kv.value.as_array().items.size(); } catch (const Error&) {}
+    try { sink = sink + kv.value.as_array().size(); } catch (const Error&) {}
   }
   check(f.find("") == nullptr);
   for (const TensorInfo& t : f.tensors()) {

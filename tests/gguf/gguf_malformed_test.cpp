@@ -122,6 +122,29 @@ TEST(GgufMalformed, MetadataValues) {
   EXPECT_NO_THROW(GgufFile::from_buffer(ok_depth.v));
 }
 
+// Array items are read from the file before memory is set aside for them, and a bad item names
+// its offset (and, in a string array, its index).
+TEST(GgufMalformed, ArrayItems) {
+  // Header 24 bytes, key "k" 9, value type 4, element type 4: the count is at 41, items at 49.
+  // 3 strings claimed (each needs >= 8 bytes; 29 remain), the third cut short.
+  expect_rejected(Bytes{}.header(0, 1).str("k").u32(9).u32(8).u64(3).str("ab").str("").u64(100).zeros(3).v,
+                  "byte offset 67: string length 100 exceeds the 3 bytes left in the 78-byte file "
+                  "(array item 2 of 3)");
+  expect_rejected(Bytes{}.header(0, 1).str("k").u32(9).u32(8).u64(2).str("ab").u32(1).zeros(3).v,
+                  "byte offset 59: truncated string: needs 8 bytes, only 7 left");
+  // More strings claimed than 8-byte lengths fit in the rest of the file.
+  expect_rejected(Bytes{}.header(0, 1).str("k").u32(9).u32(8).u64(4).str("ab").str("").u64(0).v,
+                  "byte offset 41: array length 4 is impossible");
+  // A count of i32 items larger than the bytes that remain, by one item.
+  expect_rejected(Bytes{}.header(0, 1).str("k").u32(9).u32(5).u64(3).u32(1).u32(2).v,
+                  "byte offset 41: array length 3 is impossible: only 8 bytes remain");
+  expect_rejected(Bytes{}.header(0, 1).str("k").u32(9).u32(7).u64(3).u8(1).u8(0).u8(2).v,
+                  "byte offset 51: bool value 2 is neither 0 nor 1");
+  // Nested: the inner array's count is checked against the bytes left, not the outer's.
+  expect_rejected(Bytes{}.header(0, 1).str("k").u32(9).u32(9).u64(1).u32(0).u64(kHuge).v,
+                  "byte offset 53: array length");
+}
+
 TEST(GgufMalformed, Alignment) {
   const auto with_alignment = [](auto add_value) {
     Bytes b;

@@ -73,8 +73,8 @@ void expect_all_types(const GgufFile& f) {
             (std::vector<std::string>{"a", "", "long string with spaces", std::string(300, 'z')}));
   EXPECT_EQ(f.get_float_array("v.floats"), (std::vector<float>{0.f, -1.25f, 1e30f}));
   EXPECT_EQ(f.get_int_array("v.ints"), (std::vector<int64_t>{1, -2, 3}));
-  EXPECT_EQ(f.find("v.empty")->as_array().element_type, ValueType::U64);
-  EXPECT_TRUE(f.find("v.empty")->as_array().items.empty());
+  EXPECT_EQ(f.find("v.empty")->as_array().element_type(), ValueType::U64);
+  EXPECT_TRUE(f.find("v.empty")->as_array().empty());
   // Exact type and structure of everything, nested arrays included.
   GgufWriter w = writer_with_all_types();
   ASSERT_GE(f.metadata().size(), w.metadata().size());
@@ -83,16 +83,17 @@ void expect_all_types(const GgufFile& f) {
     EXPECT_EQ(f.metadata()[i].value.type(), w.metadata()[i].value.type()) << w.metadata()[i].key;
   }
   const Array& outer = f.find("v.nested")->as_array();
-  ASSERT_EQ(outer.element_type, ValueType::ARRAY);
-  ASSERT_EQ(outer.items.size(), 1u);
-  const Array& mid = outer.items[0].as_array();
-  ASSERT_EQ(mid.items.size(), 3u);
-  EXPECT_EQ(mid.items[0].as_array().element_type, ValueType::I16);
-  EXPECT_EQ(mid.items[0].as_array().items[0].as_int(), -3);
-  EXPECT_EQ(mid.items[0].as_array().items[1].as_int(), 4);
-  EXPECT_TRUE(mid.items[1].as_array().items.empty());
-  EXPECT_EQ(mid.items[2].as_array().items[0].as_string(), "x");
-  EXPECT_EQ(mid.items[2].as_array().items[1].as_string(), "");
+  ASSERT_EQ(outer.element_type(), ValueType::ARRAY);
+  ASSERT_EQ(outer.size(), 1u);
+  const Array& mid = outer.array_at(0);
+  ASSERT_EQ(mid.size(), 3u);
+  EXPECT_EQ(mid.array_at(0).element_type(), ValueType::I16);
+  EXPECT_EQ(mid.array_at(0).at(0).as_int(), -3);
+  EXPECT_EQ(mid.array_at(0).number_at<int16_t>(1), 4);
+  EXPECT_TRUE(mid.array_at(1).empty());
+  EXPECT_EQ(mid.array_at(2).at(0).as_string(), "x");
+  EXPECT_EQ(mid.array_at(2).string_at(1), "");
+  EXPECT_TRUE(identical(f.find("v.nested")->as_array(), nested_array().as_array()));
 }
 
 TEST(GgufRoundTrip, EveryValueTypeInMemory) {

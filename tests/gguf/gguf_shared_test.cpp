@@ -27,9 +27,9 @@ bool same_value(const Value& a, const Value& b) {
   if (a.type() != b.type()) return false;
   if (const Array* x = std::get_if<Array>(&a.data)) {
     const Array& y = std::get<Array>(b.data);
-    if (x->element_type != y.element_type || x->items.size() != y.items.size()) return false;
-    for (size_t i = 0; i < x->items.size(); ++i)
-      if (!same_value(x->items[i], y.items[i])) return false;
+    if (x->element_type() != y.element_type() || x->size() != y.size()) return false;
+    for (size_t i = 0; i < x->size(); ++i)
+      if (!same_value(x->at(i), y.at(i))) return false;
     return true;
   }
   // Scalars and strings: same payload bytes.

@@ -63,7 +63,7 @@ std::string quoted(const std::string& s, size_t max_bytes) {
 }
 
 std::string array_type_name(const Array& a) {
-  return fmt::format("array[{}]", gguf::value_type_name(a.element_type));
+  return fmt::format("array[{}]", gguf::value_type_name(a.element_type()));
 }
 
 // Text of a value; unless `full`, long strings are cut (shorter inside arrays) and long arrays
@@ -76,12 +76,12 @@ std::string value_text(const Value& v, bool full, bool in_array = false) {
           return quoted(x, full ? 0 : in_array ? 24 : kStringPreviewBytes);
         } else if constexpr (std::is_same_v<T, Array>) {
           std::string out = "[";
-          const size_t shown = full ? x.items.size() : std::min(x.items.size(), kArrayPreviewItems);
+          const size_t shown = full ? x.size() : std::min(x.size(), kArrayPreviewItems);
           for (size_t i = 0; i < shown; ++i) {
             if (i) out += ", ";
-            out += value_text(x.items[i], full, true);
+            out += value_text(x.at(i), full, true);
           }
-          if (shown < x.items.size()) out += fmt::format(", ... ({} items)", x.items.size());
+          if (shown < x.size()) out += fmt::format(", ... ({} items)", x.size());
           return out + "]";
         } else if constexpr (std::is_same_v<T, bool>) {
           return x ? "true" : "false";
@@ -129,13 +129,13 @@ Json value_json(const Value& v, bool full);
 
 Json array_json(const Array& a, bool full) {
   Json items = Json::array();
-  const size_t shown = full ? a.items.size() : std::min(a.items.size(), kArrayPreviewItems);
-  for (size_t i = 0; i < shown; ++i) items.push_back(value_json(a.items[i], full));
-  if (shown == a.items.size()) return items;
+  const size_t shown = full ? a.size() : std::min(a.size(), kArrayPreviewItems);
+  for (size_t i = 0; i < shown; ++i) items.push_back(value_json(a.at(i), full));
+  if (shown == a.size()) return items;
   // Summary of a long array: its type, length and first items.
   Json summary = Json::object();
   summary["type"] = array_type_name(a);
-  summary["count"] = a.items.size();
+  summary["count"] = a.size();
   summary["first"] = std::move(items);
   return summary;
 }

@@ -16,9 +16,10 @@
 namespace edgellm::model {
 
 struct LoadOptions {
-  // Repack Q4_0 / Q5_0 / Q8_0 / Q4_K / Q6_K projections into the kernels' panel layout
-  // (model/panel_store.h); only for mapped files (a caller's buffer stays as it is). Off: every
-  // weight is read in place from the mapping (pages the OS can evict and share).
+  // Move the projections onto huge pages, Q4_0 / Q5_0 / Q8_0 / Q4_K ones repacked into the
+  // kernels' panel layout, the rest in rows (model/panel_store.h); only for mapped files (a
+  // caller's buffer stays as it is). Off: every weight is read in place from the mapping (pages
+  // the OS can evict and share).
   bool repack_weights = true;
 };
 

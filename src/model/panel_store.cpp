@@ -53,11 +53,24 @@ void pack_parallel(const kernels::WeightMatrix& m, uint8_t* dst) {
 
 bool PanelStore::eligible(const kernels::WeightMatrix& m) const {
   return enabled_ && !m.panels && kernels::can_use_panels(m.type, m.rows, m.cols) &&
-         kernels::active().has_panel_kernels(m.type);
+         kernels::active().has_panel_kernels(m.type) && !streams_faster_in_rows(m.type);
+}
+
+bool PanelStore::streams_faster_in_rows(TensorType type) {
+  // Q6_K panels halve the prefill work per byte but one panel stream reads DRAM slower than 16
+  // row streams (simd_bench pool_matvec 1 thread: panels 0.62-0.68, rows 0.86-1.0 of the read
+  // bound); decode is what a K-quant mixture is chosen for. Whole model, 1 thread, quiet,
+  // 2 alternating rounds, panels -> rows: Qwen2.5-0.5B Q4_K_M decode 0.82-0.83 -> 0.84-0.87,
+  // prefill 0.79-0.83 -> 0.70-0.73 of the int8 peak; Llama-3.2-1B Q4_K_M decode 0.80-0.82 ->
+  // 0.84-0.86, prefill 0.87 -> 0.75; DeepSeek-V2-Lite Q4_K_M decode 0.78 -> 0.86.
+  return type == TensorType::Q6_K;
 }
 
 void PanelStore::repack(kernels::WeightMatrix& m) {
-  if (!eligible(m)) return;
+  if (!eligible(m)) {
+    relocate(m);
+    return;
+  }
   const size_t n = m.row_stride() * static_cast<size_t>(m.rows);
   uint8_t* dst = allocate(n);
   pack_parallel(m, dst);
@@ -69,8 +82,9 @@ void PanelStore::repack(kernels::WeightMatrix& m) {
 }
 
 void PanelStore::relocate(kernels::WeightMatrix& m) {
-  if (!enabled_ || m.panels) return;
   const size_t n = m.row_stride() * static_cast<size_t>(m.rows);
+  const auto file = file_.bytes();
+  if (!enabled_ || m.panels || m.data < file.data() || m.data + n > file.data() + file.size()) return;
   uint8_t* dst = allocate(n);
   std::memcpy(dst, m.data, n);
   file_.drop_pages(m.data, n);
@@ -80,17 +94,19 @@ void PanelStore::relocate(kernels::WeightMatrix& m) {
 }
 
 void PanelStore::repack(std::vector<kernels::WeightMatrix>& stacked) {
-  if (stacked.empty() || !eligible(stacked.front())) return;
+  if (stacked.empty() || !enabled_ || stacked.front().panels) return;
   const size_t each = stacked.front().row_stride() * static_cast<size_t>(stacked.front().rows);
   for (size_t i = 1; i < stacked.size(); ++i)
     if (stacked[i].data != stacked[0].data + i * each) fail("repack: stacked matrices are not consecutive");
   const uint8_t* src = stacked.front().data;
   uint8_t* dst = allocate(each * stacked.size());
+  const bool panels = eligible(stacked.front());
+  if (!panels) std::memcpy(dst, src, each * stacked.size());
   for (size_t i = 0; i < stacked.size(); ++i) {
     kernels::WeightMatrix& m = stacked[i];
-    pack_parallel(m, dst + i * each);
+    if (panels) pack_parallel(m, dst + i * each);
     m.data = dst + i * each;
-    m.panels = true;
+    m.panels = panels;
   }
   file_.drop_pages(src, each * stacked.size());
   replaced_.emplace_back(src, src + each * stacked.size());

@@ -1,8 +1,8 @@
-// Weight matrices repacked once, at load, into the 16-row panel layout (kernels/panel_layout.h)
-// that the active kernels read fastest at every batch size. The repacked copy lives in
-// anonymous memory (2 MiB-aligned arenas on huge pages where the kernel allows) and the file pages it came from are
-// dropped, so resident memory stays at the file's size. Matrices whose format or shape has no
-// panel kernels on this CPU stay mapped in place.
+// Weight matrices moved once, at load, off the file's mapping into anonymous memory (2 MiB-
+// aligned arenas on huge pages where the kernel allows: decode streams every byte each token,
+// and 4 KiB pages cost a TLB miss each): into the 16-row panel layout (kernels/panel_layout.h)
+// when the active kernels read that faster, else as they are, in rows. The file pages they came
+// from are dropped, so resident memory stays at the file's size.
 #pragma once
 
 #include <cstddef>
@@ -24,15 +24,19 @@ class PanelStore {
   PanelStore(const PanelStore&) = delete;
   PanelStore& operator=(const PanelStore&) = delete;
 
-  // Repacks m in place when possible (m must view the file's mapping, in row layout).
+  // Repacks m into panels when its format has them and streams faster so, else relocates it
+  // (m must view the file's mapping, in row layout).
   void repack(kernels::WeightMatrix& m);
-  // Copies m, in its row layout, onto the store's huge pages (for a matrix whose panels stream
-  // slower than its rows); the file pages are dropped as for a repack.
+  // Copies m, in its row layout, onto the store's huge pages; the file pages are dropped as for
+  // a repack. Nothing happens to a matrix outside the file's mapping (already moved).
   void relocate(kernels::WeightMatrix& m);
-  // The same for the matrices of one stacked tensor (consecutive in the file).
+  // The same as repack for the matrices of one stacked tensor (consecutive in the file).
   void repack(std::vector<kernels::WeightMatrix>& stacked);
 
+  // Bytes the store holds (repacked or relocated).
   size_t repacked_bytes() const { return bytes_; }
+  // Formats whose panels the active kernels have, but whose rows stream faster from DRAM.
+  static bool streams_faster_in_rows(TensorType type);
   // The byte ranges of the file's mapping that were repacked (and so are no longer read), in
   // load order.
   const std::vector<std::pair<const uint8_t*, const uint8_t*>>& replaced() const { return replaced_; }

@@ -32,21 +32,32 @@ uint8_t* PanelStore::allocate(size_t n) {
 
 namespace {
 
-// Packs panels of one matrix on all cores: most of the time goes to the kernel providing fresh
-// zeroed pages for the copy, which parallelizes like the packing itself.
-void pack_parallel(const kernels::WeightMatrix& m, uint8_t* dst) {
-  const int64_t panels = m.rows / kernels::kPanelRows;
-  const size_t bytes = m.row_stride() * static_cast<size_t>(m.rows);
+// Runs share(begin, end) over [0, units) split among the cores, ~4 MB of `bytes` a core at
+// least: most of the time of a copy into fresh memory goes to the kernel providing zeroed
+// pages, which parallelizes like the copy itself.
+template <class Share>
+void on_all_cores(int64_t units, size_t bytes, const Share& share) {
   const int64_t workers =
-      std::min<int64_t>({static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency())), panels,
-                         static_cast<int64_t>(bytes >> 22) + 1});  // ~4 MB a thread at least
-  const auto pack_share = [&](int64_t i) {
-    kernels::pack_panels(m.type, m.data, m.cols, panels * i / workers, panels * (i + 1) / workers, dst);
-  };
+      std::min<int64_t>({static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency())), units,
+                         static_cast<int64_t>(bytes >> 22) + 1});
+  const auto run = [&](int64_t i) { share(units * i / workers, units * (i + 1) / workers); };
   std::vector<std::thread> threads;
-  for (int64_t i = 1; i < workers; ++i) threads.emplace_back(pack_share, i);
-  pack_share(0);
+  for (int64_t i = 1; i < workers; ++i) threads.emplace_back(run, i);
+  run(0);
   for (std::thread& t : threads) t.join();
+}
+
+void pack_parallel(const kernels::WeightMatrix& m, uint8_t* dst) {
+  on_all_cores(m.rows / kernels::kPanelRows, m.row_stride() * static_cast<size_t>(m.rows),
+               [&](int64_t begin, int64_t end) { kernels::pack_panels(m.type, m.data, m.cols, begin, end, dst); });
+}
+
+void copy_parallel(const uint8_t* src, size_t n, uint8_t* dst) {
+  constexpr size_t kUnit = 4096;
+  on_all_cores(static_cast<int64_t>((n + kUnit - 1) / kUnit), n, [&](int64_t begin, int64_t end) {
+    const size_t b = static_cast<size_t>(begin) * kUnit, e = std::min(n, static_cast<size_t>(end) * kUnit);
+    std::memcpy(dst + b, src + b, e - b);
+  });
 }
 
 }  // namespace
@@ -86,7 +97,7 @@ void PanelStore::relocate(kernels::WeightMatrix& m) {
   const auto file = file_.bytes();
   if (!enabled_ || m.panels || m.data < file.data() || m.data + n > file.data() + file.size()) return;
   uint8_t* dst = allocate(n);
-  std::memcpy(dst, m.data, n);
+  copy_parallel(m.data, n, dst);
   file_.drop_pages(m.data, n);
   replaced_.emplace_back(m.data, m.data + n);
   m.data = dst;
@@ -101,7 +112,7 @@ void PanelStore::repack(std::vector<kernels::WeightMatrix>& stacked) {
   const uint8_t* src = stacked.front().data;
   uint8_t* dst = allocate(each * stacked.size());
   const bool panels = eligible(stacked.front());
-  if (!panels) std::memcpy(dst, src, each * stacked.size());
+  if (!panels) copy_parallel(src, each * stacked.size(), dst);
   for (size_t i = 0; i < stacked.size(); ++i) {
     kernels::WeightMatrix& m = stacked[i];
     if (panels) pack_parallel(m, dst + i * each);

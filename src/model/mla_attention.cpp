@@ -48,7 +48,6 @@ void matmul_serial(const kernels::WeightMatrix& w, const float* x, int64_t n, fl
   kernels::matmul(w, x, n, y, inline_pool);
 }
 
-// The activation buffer grouped_matmul needs for `tasks`, from the scratch.
 }  // namespace
 
 MlaWeights load_mla_weights(const WeightLoader& w, const MlaParams& p, int i) {

@@ -33,13 +33,14 @@ std::unique_ptr<Model> Model::from_file(gguf::GgufFile file, const LoadOptions& 
   m->token_embd_ = w.matrix(gguf::tensor::kTokenEmbedding, c.n_vocab, c.n_embd);
   m->output_norm_ = w.vector(gguf::tensor::kOutputNorm, c.n_embd);
   // The LM head only ever multiplies one row per sequence (the last prompt token, each decode
-  // step), so its layout is chosen for streaming. Q4_K / Q6_K panels stream slower than rows
-  // (llama-1b Q4_0, whose tied head is Q6_K, 1 thread: 0.75 of the read bound in panels, 0.86
-  // as rows on huge pages, 0.76-0.82 as rows in the file's 4 KiB pages), so those stay rows,
-  // moved onto huge pages; Q8_0 / Q4_0 panels stream faster than rows (qwen2-0.5b Q4_0's Q8_0
-  // head: 0.84-0.86 in panels, 0.78-0.79 as rows on huge pages).
+  // step), so its layout is chosen for streaming alone. Q6_K stays in rows for every matrix
+  // (PanelStore::streams_faster_in_rows; a Q6_K head in panels: llama-1b Q4_0 decode 0.75 of
+  // the read bound, 0.86 in rows on huge pages). Q4_K panels stream a little slower than rows
+  // too (simd_bench pool_matvec, 1 thread: 0.72-0.82 vs 0.84-0.86) but halve the prefill work of
+  // the layers, so only a Q4_K head stays in rows; Q8_0 / Q4_0 heads stream faster in panels
+  // (qwen2-0.5b Q4_0's Q8_0 head: 0.84-0.86 in panels, 0.78-0.79 in rows on huge pages).
   const auto lm_head_layout = [&](kernels::WeightMatrix& head) {
-    if (head.type == TensorType::Q4_K || head.type == TensorType::Q6_K)
+    if (head.type == TensorType::Q4_K)
       w.relocate(head);
     else
       w.make_projection(head);

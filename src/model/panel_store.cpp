@@ -80,31 +80,34 @@ bool PanelStore::streams_faster_in_rows(TensorType type) {
   return type == TensorType::Q6_K;
 }
 
+template <class Fill>
+uint8_t* PanelStore::take_over(const uint8_t* src, size_t n, const Fill& fill) {
+  const auto file = file_.bytes();
+  if (!enabled_ || src < file.data() || src + n > file.data() + file.size()) return nullptr;
+  uint8_t* dst = allocate(n);
+  fill(dst);
+  file_.drop_pages(src, n);
+  replaced_.emplace_back(src, src + n);
+  bytes_ += n;
+  return dst;
+}
+
 void PanelStore::repack(kernels::WeightMatrix& m) {
   if (!eligible(m)) {
     relocate(m);
     return;
   }
   const size_t n = m.row_stride() * static_cast<size_t>(m.rows);
-  uint8_t* dst = allocate(n);
-  pack_parallel(m, dst);
-  file_.drop_pages(m.data, n);
-  replaced_.emplace_back(m.data, m.data + n);
-  m.data = dst;
-  m.panels = true;
-  bytes_ += n;
+  if (uint8_t* dst = take_over(m.data, n, [&](uint8_t* d) { pack_parallel(m, d); })) {
+    m.data = dst;
+    m.panels = true;
+  }
 }
 
 void PanelStore::relocate(kernels::WeightMatrix& m) {
+  if (m.panels) return;
   const size_t n = m.row_stride() * static_cast<size_t>(m.rows);
-  const auto file = file_.bytes();
-  if (!enabled_ || m.panels || m.data < file.data() || m.data + n > file.data() + file.size()) return;
-  uint8_t* dst = allocate(n);
-  copy_parallel(m.data, n, dst);
-  file_.drop_pages(m.data, n);
-  replaced_.emplace_back(m.data, m.data + n);
-  m.data = dst;
-  bytes_ += n;
+  if (uint8_t* dst = take_over(m.data, n, [&](uint8_t* d) { copy_parallel(m.data, n, d); })) m.data = dst;
 }
 
 void PanelStore::repack(std::vector<kernels::WeightMatrix>& stacked) {
@@ -113,18 +116,20 @@ void PanelStore::repack(std::vector<kernels::WeightMatrix>& stacked) {
   for (size_t i = 1; i < stacked.size(); ++i)
     if (stacked[i].data != stacked[0].data + i * each) fail("repack: stacked matrices are not consecutive");
   const uint8_t* src = stacked.front().data;
-  uint8_t* dst = allocate(each * stacked.size());
+  const size_t n = each * stacked.size();
   const bool panels = eligible(stacked.front());
-  if (!panels) copy_parallel(src, each * stacked.size(), dst);
+  uint8_t* dst = take_over(src, n, [&](uint8_t* d) {
+    if (panels) {
+      for (size_t i = 0; i < stacked.size(); ++i) pack_parallel(stacked[i], d + i * each);
+    } else {
+      copy_parallel(src, n, d);
+    }
+  });
+  if (dst == nullptr) return;
   for (size_t i = 0; i < stacked.size(); ++i) {
-    kernels::WeightMatrix& m = stacked[i];
-    if (panels) pack_parallel(m, dst + i * each);
-    m.data = dst + i * each;
-    m.panels = panels;
+    stacked[i].data = dst + i * each;
+    stacked[i].panels = panels;
   }
-  file_.drop_pages(src, each * stacked.size());
-  replaced_.emplace_back(src, src + each * stacked.size());
-  bytes_ += each * stacked.size();
 }
 
 }  // namespace edgellm::model

@@ -43,6 +43,11 @@ class PanelStore {
 
  private:
   uint8_t* allocate(size_t n);
+  // Moves [src, src + n) of the file's mapping into an arena: fill(dst) writes the copy (panels
+  // or rows), then the file pages are dropped and the range recorded. nullptr, and nothing done,
+  // when the store is off or the range is not in the mapping (already moved).
+  template <class Fill>
+  uint8_t* take_over(const uint8_t* src, size_t n, const Fill& fill);
   bool eligible(const kernels::WeightMatrix& m) const;
 
   const gguf::GgufFile& file_;

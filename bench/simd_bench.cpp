@@ -15,6 +15,10 @@
 //   pool_hot/<format>/threads:N: matvec on a cache-resident 1024 x 4096 matrix: compute-bound,
 //     so threads:2 / threads:1 is the pool's parallel speed-up.
 //   pool_dispatch/threads:N: an empty parallel_for, wall time (the pool's wake-up + join).
+//   pool_read/threads:N: the probe's plain read loop over pool_matvec/q4_0's buffers and row
+//     split: on a shared host, run it with --benchmark_repetitions=12
+//     --benchmark_enable_random_interleaving=true next to pool_matvec to compare the kernels
+//     with what the memory delivered in the same minutes (bw_frac's probe ran once, at start).
 //   attention/decode/ctx:C: one decoded token of a Qwen2.5-0.5B-shaped layer (14 query / 2 KV
 //     heads of 64) over C cached F16 positions, 1 thread; bw_frac = KV bytes / time against
 //     the read bandwidth (the cache of one layer fits in L2/L3, so this can exceed 1).
@@ -137,6 +141,23 @@ void bm_matmul(benchmark::State& state, const k::KernelSet* ks, TensorType t) {
   state.counters["int8_frac"] = benchmark::Counter(gops / g_int8_gops, benchmark::Counter::kIsRate);
 }
 
+// Sums n 64-bit words with independent accumulators: a load-bound loop (the read probe's).
+uint64_t sum_words(const uint8_t* base, size_t n) {
+  const auto* p = reinterpret_cast<const uint64_t*>(base);
+  uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    a0 += p[i];
+    a1 += p[i + 1];
+    a2 += p[i + 2];
+    a3 += p[i + 3];
+    a4 += p[i + 4];
+    a5 += p[i + 5];
+    a6 += p[i + 6];
+    a7 += p[i + 7];
+  }
+  return a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
+}
+
 // The plain read loop over the same rotation of buffers as matvec (mean, not best-of, so it is
 // comparable with the kernels' means on a busy machine).
 void bm_read(benchmark::State& state) {
@@ -146,15 +167,7 @@ void bm_read(benchmark::State& state) {
   size_t c = 0;
   uint64_t sink = 0;
   for (auto _ : state) {
-    const uint64_t* p = buf.data() + kBuffer / 8 * c;
-    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    for (size_t i = 0; i < kBuffer / 8; i += 4) {
-      a0 += p[i];
-      a1 += p[i + 1];
-      a2 += p[i + 2];
-      a3 += p[i + 3];
-    }
-    sink += a0 + a1 + a2 + a3;
+    sink += sum_words(reinterpret_cast<const uint8_t*>(buf.data() + kBuffer / 8 * c), kBuffer / 8);
     benchmark::DoNotOptimize(sink);
     c = (c + 1) % kCopies;
   }
@@ -243,6 +256,33 @@ void bm_pool_matvec(benchmark::State& state, TensorType t, int threads, bool hot
   if (!hot)
     state.counters["bw_frac"] = benchmark::Counter(gbs / (threads == 1 ? g_read_gbs : g_read_gbs_2t),
                                                    benchmark::Counter::kIsRate);
+}
+
+// The plain read loop over the same huge-page rotation and row split as pool_matvec/Q4_0: what
+// the memory delivers to these threads at this moment, so that with
+// --benchmark_enable_random_interleaving the kernels can be compared with it run for run
+// (the probe behind bw_frac is a best-of-5 taken once at start).
+void bm_pool_read(benchmark::State& state, int threads) {
+  edgellm::runtime::ThreadPool pool(threads);
+  const size_t stride = edgellm::row_bytes(TensorType::Q4_0, kCols);
+  const size_t matrix = stride * static_cast<size_t>(kRows);
+  const size_t copies = std::max<size_t>(2, (size_t{256} << 20) / matrix + 1);
+  auto w = make_copies(TensorType::Q4_0, kRows, kCols, copies);
+  std::vector<uint64_t> sinks(static_cast<size_t>(threads));
+  size_t c = 0;
+  for (auto _ : state) {
+    const uint8_t* wc = w.data() + matrix * c;
+    timed_split(state, pool, kRows, [&](int64_t r0, int64_t r1) {
+      sinks[static_cast<size_t>(r0 * threads / kRows)] +=
+          sum_words(wc + stride * static_cast<size_t>(r0), stride * static_cast<size_t>(r1 - r0) / 8);
+    });
+    benchmark::DoNotOptimize(sinks.data());
+    c = (c + 1) % copies;
+  }
+  const double gbs = static_cast<double>(state.iterations() * matrix) / 1e9;
+  state.counters["GBps"] = benchmark::Counter(gbs, benchmark::Counter::kIsRate);
+  state.counters["bw_frac"] = benchmark::Counter(gbs / (threads == 1 ? g_read_gbs : g_read_gbs_2t),
+                                                 benchmark::Counter::kIsRate);
 }
 
 // panels: the weights repacked into the panel layout (kernels/panel_layout.h) first.
@@ -367,6 +407,8 @@ int main(int argc, char** argv) {
   }
   for (int threads : {1, 2}) {
     const std::string suffix = "/threads:" + std::to_string(threads);
+    benchmark::RegisterBenchmark(("pool_read" + suffix).c_str(), bm_pool_read, threads)
+        ->Unit(benchmark::kMicrosecond)->MinTime(0.3)->UseManualTime();
     for (TensorType t : kMatmulFormats) {
       const std::string name(edgellm::type_name(t));
       for (bool panels : {false, true}) {

@@ -79,18 +79,31 @@ TEST(BenchCli, JsonLinesHaveTheRequiredFields) {
     const auto& reads = j.at("read_bandwidth_samples_gbps");
     if (i == 0) {  // prefill: against the int8 peak measured at start
       EXPECT_TRUE(reads.empty());
+      EXPECT_TRUE(j.at("read_bandwidth_mean_pass_samples_gbps").empty());
+      EXPECT_TRUE(j.at("fraction_of_mean_pass_read").is_null());
       EXPECT_NEAR(j.at("fraction_of_bound").get<double>(),
                   j.at("avg_ts").get<double>() / j.at("bound_ts").get<double>(), 1e-9);
     } else {  // decode: each repetition against the bandwidth read right before and after it
       ASSERT_EQ(reads.size(), 3u);
+      // The same probes' mean passes: never above their best passes.
+      const auto& mean_reads = j.at("read_bandwidth_mean_pass_samples_gbps");
+      ASSERT_EQ(mean_reads.size(), 3u);
       const double bytes = j.at("weight_bytes_per_token").get<double>();
-      double fraction = 0.0, bound = 0.0;
+      double fraction = 0.0, bound = 0.0, mean_pass_fraction = 0.0;
+      for (size_t rep = 0; rep < 3; ++rep) {
+        EXPECT_GT(mean_reads[rep].get<double>(), 0.0);
+        EXPECT_LE(mean_reads[rep].get<double>(), reads[rep].get<double>() * (1 + 1e-12));
+      }
       for (size_t rep = 0; rep < 2; ++rep) {
         const double bound_r = 0.5 * (reads[rep].get<double>() + reads[rep + 1].get<double>()) * 1e9 / bytes;
         fraction += samples[rep].get<double>() / bound_r / 2.0;
         bound += bound_r / 2.0;
+        const double mean_r = 0.5 * (mean_reads[rep].get<double>() + mean_reads[rep + 1].get<double>());
+        mean_pass_fraction += samples[rep].get<double>() * bytes / 1e9 / mean_r / 2.0;
       }
       EXPECT_NEAR(j.at("fraction_of_bound").get<double>(), fraction, 1e-9);
+      EXPECT_NEAR(j.at("fraction_of_mean_pass_read").get<double>(), mean_pass_fraction, 1e-9);
+      EXPECT_GE(mean_pass_fraction, fraction * (1 - 1e-9));
       EXPECT_NEAR(j.at("bound_ts").get<double>(), bound, 1e-6 * bound);
     }
     EXPECT_EQ(j.at("bound_kind"), i == 0 ? "int8_peak" : "read_bandwidth");

@@ -61,7 +61,9 @@ double run_timed(int threads, Fn fn) {
 
 }  // namespace
 
-double measure_read_bandwidth(int threads) {
+double measure_read_bandwidth(int threads) { return measure_read_bandwidth_passes(threads).best_gbps; }
+
+ReadBandwidth measure_read_bandwidth_passes(int threads) {
   if (threads < 1) fail("measure_read_bandwidth: need at least one thread, got {}", threads);
   constexpr size_t kBytes = size_t{512} << 20;  // far beyond any L3 here
   const size_t words = kBytes / 8;
@@ -75,16 +77,20 @@ double measure_read_bandwidth(int threads) {
     std::memset(buffer + per * static_cast<size_t>(t), 1, per * 8);
   });
   std::vector<uint64_t> sinks(static_cast<size_t>(threads));
-  double best = 0.0;
-  for (int pass = 0; pass < 5; ++pass) {
+  constexpr int kPasses = 5;
+  ReadBandwidth result;
+  double seconds = 0.0;
+  for (int pass = 0; pass < kPasses; ++pass) {
     const double s = run_timed(threads, [&](int t) {
       sinks[static_cast<size_t>(t)] += sum_words(buffer + per * static_cast<size_t>(t), per);
     });
-    best = std::max(best, static_cast<double>(per * 8 * static_cast<size_t>(threads)) / s / 1e9);
+    seconds += s;
+    result.best_gbps = std::max(result.best_gbps, static_cast<double>(per * 8 * static_cast<size_t>(threads)) / s / 1e9);
   }
+  result.mean_gbps = static_cast<double>(per * 8 * static_cast<size_t>(threads)) * kPasses / seconds / 1e9;
   volatile uint64_t sink = sinks[0];
   (void)sink;
-  return best;
+  return result;
 }
 
 double measure_int8_peak(int threads) {

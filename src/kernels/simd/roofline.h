@@ -10,6 +10,16 @@ namespace edgellm::kernels {
 // time (robust to a loaded machine; equal to wall time on an idle one).
 double measure_read_bandwidth(int threads);
 
+// The same probe, both of its summaries: the best pass (the bound above) and the mean of its
+// passes. On a machine whose memory is shared with other tenants the two differ by what the
+// host takes from one moment to the next (measured here at 2 threads: bursts of 55-62 GB/s,
+// passes as low as 35), which the best pass hides.
+struct ReadBandwidth {
+  double best_gbps = 0.0;
+  double mean_gbps = 0.0;
+};
+ReadBandwidth measure_read_bandwidth_passes(int threads);
+
 // int8 multiply-add throughput in GOP/s (2 ops per multiply-add) of active()'s int8 probe
 // (vpdpbusd on AVX-512 VNNI, vpmaddubsw on AVX2, sdot on NEON dotprod), `threads` threads.
 double measure_int8_peak(int threads);

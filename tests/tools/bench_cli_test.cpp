@@ -77,14 +77,25 @@ TEST(BenchCli, JsonLinesHaveTheRequiredFields) {
     EXPECT_GT(j.at("avg_ts").get<double>(), 0.0);
     const auto& samples = j.at("samples_ts");
     const auto& reads = j.at("read_bandwidth_samples_gbps");
-    if (i == 0) {  // prefill: against the int8 peak measured at start
+    const auto& peaks = j.at("peak_samples_gops");
+    if (i == 0) {  // prefill: each repetition against the int8 peak probed right before and after it
       EXPECT_TRUE(reads.empty());
       EXPECT_TRUE(j.at("read_bandwidth_mean_pass_samples_gbps").empty());
       EXPECT_TRUE(j.at("fraction_of_mean_pass_read").is_null());
-      EXPECT_NEAR(j.at("fraction_of_bound").get<double>(),
-                  j.at("avg_ts").get<double>() / j.at("bound_ts").get<double>(), 1e-9);
+      ASSERT_EQ(peaks.size(), 3u);
+      const double ops = 2.0 * j.at("weights_per_token").get<double>();
+      double fraction = 0.0, bound = 0.0;
+      for (size_t rep = 0; rep < 2; ++rep) {
+        EXPECT_GT(peaks[rep].get<double>(), 0.0);
+        const double bound_r = 0.5 * (peaks[rep].get<double>() + peaks[rep + 1].get<double>()) * 1e9 / ops;
+        fraction += samples[rep].get<double>() / bound_r / 2.0;
+        bound += bound_r / 2.0;
+      }
+      EXPECT_NEAR(j.at("fraction_of_bound").get<double>(), fraction, 1e-9);
+      EXPECT_NEAR(j.at("bound_ts").get<double>(), bound, 1e-6 * bound);
     } else {  // decode: each repetition against the bandwidth read right before and after it
       ASSERT_EQ(reads.size(), 3u);
+      EXPECT_TRUE(peaks.empty());
       // The same probes' mean passes: never above their best passes.
       const auto& mean_reads = j.at("read_bandwidth_mean_pass_samples_gbps");
       ASSERT_EQ(mean_reads.size(), 3u);

@@ -192,41 +192,58 @@ void run_bench(const BenchArgs& a) {
       bench::reset_peak_rss();
       return gbps;
     };
+    // Prefill likewise: the compute peak (int8, or FP32 for float weights) is probed around
+    // every repetition, since on the shared host a probe taken once can land in a slow or a
+    // fast minute (2-thread int8 probes of 219-880 GOP/s within one session).
+    const auto compute_peak_now = [&] {
+      return cost.float_weights ? bench::measure_fp32_peak(threads) : kernels::measure_int8_peak(threads);
+    };
     for (const bench::BenchTest& test : tests) {
       const bool prefill = test.kind == bench::TestKind::Prefill;
-      std::vector<double> bw_samples, bw_mean_samples;
+      std::vector<double> bw_samples, bw_mean_samples, peak_samples;
       std::function<void(int)> between;
-      if (!prefill)
+      if (prefill) {
+        between = [&](int) { peak_samples.push_back(compute_peak_now()); };
+      } else {
         between = [&](int) {
           const kernels::ReadBandwidth r = bandwidth_now();
           bw_samples.push_back(r.best_gbps);
           bw_mean_samples.push_back(r.mean_gbps);
         };
+      }
       const bench::BenchSamples s = bench::run_bench_test(session, test, a.repetitions, threads, between);
       const double cpu_ts = bench::BenchSamples::mean_of(s.cpu_tokens_per_second);
-      const double peak_ops = (cost.float_weights ? b.fp32_gflops : b.int8_gops) * 1e9;
+      const double ops_per_token = std::max(2.0 * cost.weights_per_token, 1.0);
       const double bytes_per_token = static_cast<double>(std::max<size_t>(cost.bytes_per_token, 1));
-      double bound = peak_ops / std::max(2.0 * cost.weights_per_token, 1.0), fraction = s.mean() / bound;
       double bw = b.bandwidth_gbps, sustained_fraction = 0.0;
-      if (!prefill) {
-        std::vector<double> bounds, fractions, sustained_fractions;
-        for (size_t r = 0; r < s.tokens_per_second.size(); ++r) {
-          const double read_bytes = s.tokens_per_second[r] * bytes_per_token / 1e9;
-          bounds.push_back(0.5 * (bw_samples[r] + bw_samples[r + 1]) * 1e9 / bytes_per_token);
-          fractions.push_back(s.tokens_per_second[r] / bounds.back());
-          sustained_fractions.push_back(read_bytes / (0.5 * (bw_mean_samples[r] + bw_mean_samples[r + 1])));
-        }
-        bound = bench::BenchSamples::mean_of(bounds);
-        fraction = bench::BenchSamples::mean_of(fractions);
+      // Each repetition against the mean of the two probes around it; bound and fraction are
+      // the means over the repetitions.
+      const std::vector<double>& probes = prefill ? peak_samples : bw_samples;
+      const double units_per_token = prefill ? ops_per_token : bytes_per_token;
+      std::vector<double> bounds, fractions, sustained_fractions;
+      for (size_t r = 0; r < s.tokens_per_second.size(); ++r) {
+        bounds.push_back(0.5 * (probes[r] + probes[r + 1]) * 1e9 / units_per_token);
+        fractions.push_back(s.tokens_per_second[r] / bounds.back());
+        if (!prefill)
+          sustained_fractions.push_back(s.tokens_per_second[r] * bytes_per_token / 1e9 /
+                                        (0.5 * (bw_mean_samples[r] + bw_mean_samples[r + 1])));
+      }
+      const double bound = bench::BenchSamples::mean_of(bounds);
+      const double fraction = bench::BenchSamples::mean_of(fractions);
+      std::string listed;
+      for (size_t i = 0; i < probes.size(); ++i)
+        listed += prefill ? fmt::format("{}{:.0f}", i == 0 ? "" : " ", probes[i])
+                          : fmt::format("{}{:.1f} ({:.1f})", i == 0 ? "" : " ", bw_samples[i], bw_mean_samples[i]);
+      if (prefill) {
+        std::fprintf(stderr, "%s: %s peak GOP/s around the repetitions: %s; each repetition against the mean of its two\n",
+                     test.name().c_str(), cost.float_weights ? "fp32" : "int8", listed.c_str());
+      } else {
         sustained_fraction = bench::BenchSamples::mean_of(sustained_fractions);
         bw = bound * bytes_per_token / 1e9;
-        std::string reads;
-        for (size_t i = 0; i < bw_samples.size(); ++i)
-          reads += fmt::format("{}{:.1f} ({:.1f})", i == 0 ? "" : " ", bw_samples[i], bw_mean_samples[i]);
         std::fprintf(stderr,
                      "%s: read GB/s around the repetitions, best pass (mean pass): %s; each repetition against the "
                      "mean of its two; %.1f%% of the mean passes\n",
-                     test.name().c_str(), reads.c_str(), 100.0 * sustained_fraction);
+                     test.name().c_str(), listed.c_str(), 100.0 * sustained_fraction);
       }
       const std::string bound_kind = prefill ? (cost.float_weights ? "fp32_peak" : "int8_peak") : "read_bandwidth";
       if (a.json) {
@@ -242,6 +259,7 @@ void run_bench(const BenchArgs& a) {
                         {"read_bandwidth_gbps", bw}, {"read_bandwidth_samples_gbps", bw_samples},
                         {"read_bandwidth_mean_pass_samples_gbps", bw_mean_samples},
                         {"fraction_of_mean_pass_read", prefill ? Json(nullptr) : Json(sustained_fraction)},
+                        {"peak_samples_gops", peak_samples},
                         {"int8_peak_gops", b.int8_gops},
                         {"fp32_peak_gflops", b.fp32_gflops}, {"weight_bytes_per_token", cost.bytes_per_token},
                         {"weights_per_token", cost.weights_per_token}, {"kv_bytes", kv_bytes},

@@ -57,7 +57,7 @@ class Deepseek2Block final : public Layer {
       for (int64_t t = t0; t < t1; ++t)
         kernels::rms_norm(x + t * n_embd_, attn_norm_.data(), norm + t * n_embd_, n_embd_, eps_);
     });
-    attn_.forward(index, norm, branch, ctx, ctx.batch ? MlaPath::Absorbed : attn_.choose_path(ctx.pos0, n));
+    attn_.forward(index, norm, branch, ctx, attn_.choose_path(ctx.pos0, n));
     // Residual add and the feed-forward norm in one pass over the tokens.
     runtime::for_tokens(ctx.pool, n, [&](int64_t t0, int64_t t1) {
       kernels::add_inplace(x + t0 * n_embd_, branch + t0 * n_embd_, (t1 - t0) * n_embd_);

@@ -1,6 +1,9 @@
 #include "model/mla_attention.h"
 
 #include <algorithm>
+#include <memory>
+#include <span>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -131,29 +134,24 @@ void MlaAttention::forward(int layer, const float* x, float* out, LayerContext& 
   });
   float* o = ctx.scratch.get(kO, sz(n * H * p_.head_dim_v));
   if (ctx.batch != nullptr) {
-    // Several sequences in one step: the hook stores each token's cache row in its own
-    // sequence's blocks and attends per sequence; in latent space the rows are one KV head of
-    // width W whose first L columns are also the values.
-    float* qw = absorb_queries(q, ctx);
-    float* ol = ctx.scratch.get(kOLat, sz(n * H * L));
-    const runtime::AttentionShape shape{H, 1, W, L, p_.kq_scale};
-    ctx.batch->attend(layer, shape, qw, kv, nullptr, ol);
-    values_from_latent(ol, o, ctx);
+    attend_batch(layer, q, kv, o, ctx);
   } else {
     ctx.kv.store(layer, ctx.pos0, n, kv, nullptr);
     if (path == MlaPath::Absorbed) {
       attend_absorbed(layer, q, o, ctx);
     } else {
-      attend_decompressed(layer, q, o, ctx);
+      const auto read = [&](int64_t n_pos, int64_t col, int64_t n_cols, float* rows) {
+        ctx.kv.read_k(layer, n_pos, col, n_cols, rows);
+      };
+      attend_decompressed(q, n, ctx.pos0, read, o, ctx);
     }
   }
   kernels::matmul(w_.wo, o, n, out, ctx.pool);
 }
 
-float* MlaAttention::absorb_queries(const float* q, LayerContext& ctx) const {
-  const int64_t n = ctx.n_tokens, H = p_.n_head, dk = p_.head_dim_k(), L = p_.kv_lora_rank;
+void MlaAttention::absorb_queries(const float* q, int64_t n, float* qw, LayerContext& ctx) const {
+  const int64_t H = p_.n_head, dk = p_.head_dim_k(), L = p_.kv_lora_rank;
   const int64_t nope = p_.head_dim_nope, R = p_.head_dim_rope, W = p_.cache_width();
-  float* qw = ctx.scratch.get(kQAbs, sz(n * H * W));
   if (w_.uk_transposed) {
     // All heads' W_UKᵀ q_nope in one dispatch, written straight into the rows of qw.
     std::vector<MatmulTask> tasks;
@@ -179,20 +177,20 @@ float* MlaAttention::absorb_queries(const float* q, LayerContext& ctx) const {
       std::copy(pe, pe + R, qw + (t * H + h) * W + L);
     }
   }
-  return qw;
 }
 
-void MlaAttention::values_from_latent(const float* ol, float* o, LayerContext& ctx) const {
+void MlaAttention::values_from_latent(const float* ol, int64_t n, float* o, LayerContext& ctx) const {
   const int64_t H = p_.n_head, L = p_.kv_lora_rank, V = p_.head_dim_v;
   std::vector<MatmulTask> tasks;
-  for (int64_t h = 0; h < H; ++h) tasks.push_back({w_.uv[sz(h)], ol + h * L, H * L, ctx.n_tokens, o + h * V, H * V});
+  for (int64_t h = 0; h < H; ++h) tasks.push_back({w_.uv[sz(h)], ol + h * L, H * L, n, o + h * V, H * V});
   grouped_matmul(tasks, ctx.scratch, kActivations, ctx.pool);
 }
 
 void MlaAttention::attend_absorbed(int layer, const float* q, float* o, LayerContext& ctx) const {
   const int64_t n = ctx.n_tokens, H = p_.n_head, L = p_.kv_lora_rank, W = p_.cache_width();
   // 1. Queries into latent space: per head [W_UKᵀ q_nope | q_pe], width W like a cache row.
-  const float* qw = absorb_queries(q, ctx);
+  float* qw = ctx.scratch.get(kQAbs, sz(n * H * W));
+  absorb_queries(q, n, qw, ctx);
 
   // 2. Attention of every (token, head) over the cached rows; the values are the latents (the
   // first L columns of the same rows). A tile holds up to kHeadsPerTile heads of one token:
@@ -222,17 +220,62 @@ void MlaAttention::attend_absorbed(int layer, const float* q, float* o, LayerCon
 
   // 3. Values out of latent space: o_h = W_UV_h · (attention-weighted latent), all heads in
   // one dispatch.
-  values_from_latent(ol, o, ctx);
+  values_from_latent(ol, n, o, ctx);
 }
 
-void MlaAttention::attend_decompressed(int layer, const float* q, float* o, LayerContext& ctx) const {
+void MlaAttention::attend_batch(int layer, const float* q, const float* kv, float* o, LayerContext& ctx) const {
+  runtime::BatchAttention& batch = *ctx.batch;
   const int64_t n = ctx.n_tokens, H = p_.n_head, dk = p_.head_dim_k(), L = p_.kv_lora_rank;
+  const int64_t W = p_.cache_width(), V = p_.head_dim_v;
+  const std::span<const runtime::BatchAttention::Segment> segs = batch.segments();
+  // Each sequence in its cheaper order: decode steps absorbed, a prompt expanded.
+  const std::unique_ptr<bool[]> absorbed(new bool[segs.size()]);
+  bool any_absorbed = false;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    absorbed[i] = choose_path(segs[i].n_past, segs[i].n_tokens) == MlaPath::Absorbed;
+    any_absorbed = any_absorbed || absorbed[i];
+  }
+  batch.store(layer, kv, nullptr);
+  std::fill(o, o + n * H * V, 0.0f);  // padding rows stay zero
+  if (any_absorbed) {
+    // Runs of consecutive absorbed segments: queries into latent space, attention in latent
+    // space (the rows are one KV head of width W whose first L columns are also the values),
+    // values out of it.
+    std::vector<std::pair<int64_t, int64_t>> runs;
+    for (size_t i = 0; i < segs.size(); ++i) {
+      if (!absorbed[i]) continue;
+      const int64_t r0 = segs[i].first_row, r1 = r0 + segs[i].n_tokens;
+      if (!runs.empty() && runs.back().second == r0) {
+        runs.back().second = r1;
+      } else {
+        runs.emplace_back(r0, r1);
+      }
+    }
+    float* qw = ctx.scratch.get(kQAbs, sz(n * H * W));
+    float* ol = ctx.scratch.get(kOLat, sz(n * H * L));
+    for (const auto& [r0, r1] : runs) absorb_queries(q + r0 * H * dk, r1 - r0, qw + r0 * H * W, ctx);
+    batch.attend_stored(layer, runtime::AttentionShape{H, 1, W, L, p_.kq_scale}, qw, ol, {absorbed.get(), segs.size()});
+    for (const auto& [r0, r1] : runs) values_from_latent(ol + r0 * H * L, r1 - r0, o + r0 * H * V, ctx);
+  }
+  for (size_t i = 0; i < segs.size(); ++i) {
+    if (absorbed[i]) continue;
+    const auto read = [&](int64_t n_pos, int64_t col, int64_t n_cols, float* rows) {
+      batch.read_keys(layer, i, n_pos, col, n_cols, rows);
+    };
+    const int64_t r0 = segs[i].first_row;
+    attend_decompressed(q + r0 * H * dk, segs[i].n_tokens, segs[i].n_past, read, o + r0 * H * V, ctx);
+  }
+}
+
+void MlaAttention::attend_decompressed(const float* q, int64_t n, int64_t pos0, const KeyReader& read, float* o,
+                                       LayerContext& ctx) const {
+  const int64_t H = p_.n_head, dk = p_.head_dim_k(), L = p_.kv_lora_rank;
   const int64_t nope = p_.head_dim_nope, R = p_.head_dim_rope, V = p_.head_dim_v;
-  const int64_t n_pos = ctx.pos0 + n;
+  const int64_t n_pos = pos0 + n;
   float* lat = ctx.scratch.get(kKeys, sz(n_pos * L));
   float* kpe = ctx.scratch.get(kKpe, sz(n_pos * R));
-  ctx.kv.read_k(layer, n_pos, 0, L, lat);
-  ctx.kv.read_k(layer, n_pos, L, R, kpe);
+  read(n_pos, 0, L, lat);
+  read(n_pos, L, R, kpe);
   const float scale = p_.kq_scale;
 
   // Per head, everything as F32 matrix products on the SIMD kernels (the batch is long here):
@@ -266,7 +309,7 @@ void MlaAttention::attend_decompressed(int layer, const float* q, float* o, Laye
       matmul_serial({TensorType::F32, n_pos, dk, reinterpret_cast<const uint8_t*>(keys.data())}, qh.data(), n, scores.data());
       for (int64_t t = 0; t < n; ++t) {
         float* st = scores.data() + t * n_pos;
-        const int64_t n_visible = ctx.pos0 + t + 1;
+        const int64_t n_visible = pos0 + t + 1;
         for (int64_t p = 0; p < n_visible; ++p) st[p] *= scale;
         kernels::softmax(st, n_visible);
         std::fill(st + n_visible, st + n_pos, 0.0f);

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "kernels/matmul.h"
@@ -58,17 +59,26 @@ class MlaAttention {
 
   // x: ctx.n_tokens rows of n_embd (normalized input); out: ctx.n_tokens rows of n_embd (the
   // attention output after W_O). Appends this batch's cache rows to layer `layer` of ctx.kv, or
-  // hands them to ctx.batch (multi-sequence steps, always absorbed; `path` is then ignored).
+  // hands them to ctx.batch (multi-sequence steps: each sequence then takes its own cheaper
+  // order by choose_path, and `path` is ignored).
   void forward(int layer, const float* x, float* out, LayerContext& ctx, MlaPath path) const;
 
  private:
-  // Per token and head [W_UKᵀ q_nope | q_pe] (width kv_lora_rank + rope, like a cache row), in
-  // the scratch.
-  float* absorb_queries(const float* q, LayerContext& ctx) const;
-  // o_h = W_UV_h · ol_h for every token and head (ol: n × H × kv_lora_rank).
-  void values_from_latent(const float* ol, float* o, LayerContext& ctx) const;
+  // Columns [col, col + n_cols) of the cached rows [0, n_pos) as F32 rows (ctx.kv's, or one
+  // sequence's of a batch).
+  using KeyReader = std::function<void(int64_t n_pos, int64_t col, int64_t n_cols, float* out)>;
+
+  // Per token and head [W_UKᵀ q_nope | q_pe] (width kv_lora_rank + rope, like a cache row), n
+  // tokens of q into qw.
+  void absorb_queries(const float* q, int64_t n, float* qw, LayerContext& ctx) const;
+  // o_h = W_UV_h · ol_h for n tokens and every head (ol: n × H × kv_lora_rank).
+  void values_from_latent(const float* ol, int64_t n, float* o, LayerContext& ctx) const;
   void attend_absorbed(int layer, const float* q, float* o, LayerContext& ctx) const;
-  void attend_decompressed(int layer, const float* q, float* o, LayerContext& ctx) const;
+  // n tokens at positions pos0.. whose cache rows (with every earlier one) `read` returns.
+  void attend_decompressed(const float* q, int64_t n, int64_t pos0, const KeyReader& read, float* o,
+                           LayerContext& ctx) const;
+  // A multi-sequence step through ctx.batch: absorbed or decompressed per sequence.
+  void attend_batch(int layer, const float* q, const float* kv, float* o, LayerContext& ctx) const;
 
   MlaParams p_;
   MlaWeights w_;

@@ -1,6 +1,7 @@
 #include "runtime/batch_forward.h"
 
 #include <algorithm>
+#include <memory>
 
 #include "core/error.h"
 #include "kernels/matmul.h"
@@ -41,29 +42,50 @@ class SegmentAttention final : public BatchAttention {
 
   // n_rows: rows of the step including padding (rows past the segments' tokens).
   SegmentAttention(PagedKvPool& kv, ThreadPool& pool, std::span<const BatchSegment> segments, int64_t n_rows)
-      : kv_(kv), pool_(pool), segments_(segments), n_rows_(n_rows) {
+      : kv_(kv), pool_(pool), segments_(segments), n_rows_(n_rows), all_selected_(new bool[segments.size()]) {
+    std::fill(all_selected_.get(), all_selected_.get() + segments.size(), true);
     for (const BatchSegment& s : segments) {
-      first_token_.push_back(n_real_);
+      views_.push_back({n_real_, s.n_tokens, s.seq->n_past});
       n_real_ += s.n_tokens;
     }
   }
 
   void attend(int layer, const AttentionShape& s, const float* q, const float* k, const float* v,
               float* out) override {
+    store(layer, k, v);
+    attend_stored(layer, s, q, out, {all_selected_.get(), segments_.size()});
+  }
+
+  std::span<const Segment> segments() const override { return views_; }
+
+  void store(int layer, const float* k, const float* v) override {
     const KvLayerShape& ks = kv_.shape(layer);
     const int64_t bs = kv_.block_size();
     for (size_t i = 0; i < segments_.size(); ++i) {
       const BatchSegment& seg = segments_[i];
       for (int64_t j = 0; j < seg.n_tokens; ++j) {
         const int64_t pos = seg.seq->n_past + j;
-        const int64_t t = first_token_[i] + j;
+        const int64_t t = views_[i].first_row + j;
         kv_.store(layer, seg.seq->blocks[static_cast<size_t>(pos / bs)], pos % bs, k + t * ks.k_width,
                   ks.v_width > 0 ? v + t * ks.v_width : nullptr);
       }
     }
+  }
+
+  void attend_stored(int layer, const AttentionShape& s, const float* q, float* out,
+                     std::span<const bool> selected) override {
+    if (selected.size() != segments_.size())
+      fail("batch attention: {} segment flags for {} segments", selected.size(), segments_.size());
+    const int64_t bs = kv_.block_size();
     const int64_t group = s.n_head / s.n_head_kv;
-    // Padding rows attend to nothing.
-    std::fill(out + n_real_ * s.n_head * s.head_dim_v, out + n_rows_ * s.n_head * s.head_dim_v, 0.0f);
+    const int64_t q_stride = s.n_head * s.head_dim_k;
+    const int64_t o_stride = s.n_head * s.head_dim_v;
+    // Padding rows and unselected segments get zeros.
+    std::fill(out + n_real_ * o_stride, out + n_rows_ * o_stride, 0.0f);
+    for (size_t i = 0; i < segments_.size(); ++i)
+      if (!selected[i])
+        std::fill(out + views_[i].first_row * o_stride, out + (views_[i].first_row + views_[i].n_tokens) * o_stride,
+                  0.0f);
     // Work items: (segment, token tile, KV head). A tile's rows are the query heads of one GQA
     // group for up to kTileTokens tokens; they share every block of K and V rows, read in
     // place from the pool by the online-softmax AttentionTile.
@@ -72,12 +94,12 @@ class SegmentAttention final : public BatchAttention {
       int64_t t0, nt, g;
     };
     std::vector<Item> items;
-    for (size_t i = 0; i < segments_.size(); ++i)
+    for (size_t i = 0; i < segments_.size(); ++i) {
+      if (!selected[i]) continue;
       for (int64_t t0 = 0; t0 < segments_[i].n_tokens; t0 += kTileTokens)
         for (int64_t g = 0; g < s.n_head_kv; ++g)
           items.push_back({i, t0, std::min(kTileTokens, segments_[i].n_tokens - t0), g});
-    const int64_t q_stride = s.n_head * s.head_dim_k;
-    const int64_t o_stride = s.n_head * s.head_dim_v;
+    }
     const int64_t max_rows = kTileTokens * group;
     pool_.parallel_for(static_cast<int64_t>(items.size()), 1, [&](int64_t item_begin, int64_t item_end) {
       AttentionTile tile(max_rows, s.head_dim_k, s.head_dim_v, s.scale);
@@ -87,7 +109,7 @@ class SegmentAttention final : public BatchAttention {
       for (int64_t it = item_begin; it < item_end; ++it) {
         const Item& item = items[static_cast<size_t>(it)];
         const BatchSegment& seg = segments_[item.seg];
-        const int64_t first = first_token_[item.seg] + item.t0;  // step row of the tile's first token
+        const int64_t first = views_[item.seg].first_row + item.t0;  // step row of the tile's first token
         for (int64_t t = 0; t < item.nt; ++t)
           for (int64_t h = 0; h < group; ++h) {
             const int64_t row = t * group + h;
@@ -110,13 +132,36 @@ class SegmentAttention final : public BatchAttention {
     });
   }
 
+  void read_keys(int layer, size_t segment, int64_t n_pos, int64_t col, int64_t n_cols, float* out) const override {
+    if (segment >= segments_.size()) fail("batch attention: segment {} of {}", segment, segments_.size());
+    const BatchSegment& seg = segments_[segment];
+    const int64_t bs = kv_.block_size();
+    if (n_pos < 0 || n_pos > seg.seq->n_past + seg.n_tokens)
+      fail("batch attention: {} positions of a sequence that holds {}", n_pos, seg.seq->n_past + seg.n_tokens);
+    for (int64_t p0 = 0; p0 < n_pos; p0 += bs) {
+      const int64_t rows = std::min(bs, n_pos - p0);
+      const KvRows r = kv_.block_rows(layer, seg.seq->blocks[static_cast<size_t>(p0 / bs)], col, 0, p0, rows);
+      if (col + n_cols > static_cast<int64_t>(r.k_stride)) fail("batch attention: key columns {}+{} out of range", col, n_cols);
+      for (int64_t p = 0; p < rows; ++p) {
+        float* dst = out + (p0 + p) * n_cols;
+        if (r.type == KvType::F16) {
+          kernels::active().f16_to_f32(static_cast<const uint16_t*>(r.k) + p * static_cast<int64_t>(r.k_stride), dst, n_cols);
+        } else {
+          const float* src = static_cast<const float*>(r.k) + p * static_cast<int64_t>(r.k_stride);
+          std::copy(src, src + n_cols, dst);
+        }
+      }
+    }
+  }
+
  private:
   PagedKvPool& kv_;
   ThreadPool& pool_;
   std::span<const BatchSegment> segments_;
   int64_t n_rows_;
+  std::unique_ptr<bool[]> all_selected_;  // attend(): every segment
   int64_t n_real_ = 0;
-  std::vector<int64_t> first_token_;
+  std::vector<Segment> views_;
 };
 
 }  // namespace

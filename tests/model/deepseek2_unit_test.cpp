@@ -4,7 +4,10 @@
 // routing rules on hand-made logits, and expert-grouped batches vs one token at a time.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
+#include <span>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -17,6 +20,9 @@
 #include "model/model.h"
 #include "model/moe_ffn.h"
 #include "model/weights.h"
+#include "runtime/attention.h"
+#include "runtime/batch_attention.h"
+#include "runtime/kv_cache.h"
 #include "runtime/scratch.h"
 #include "runtime/session.h"
 #include "runtime/thread_pool.h"
@@ -119,6 +125,111 @@ TEST(Deepseek2Mla, AbsorbedMatchesDecompressedLegacyKvB) {
   o.q_lora_rank = 24;
   o.yarn = true;
   check_paths_agree(o);
+}
+
+// A batch hook over plain F32 rows per sequence that records what the layer asks of it.
+class RecordingBatch final : public runtime::BatchAttention {
+ public:
+  RecordingBatch(int64_t width, std::vector<Segment> segments, std::vector<std::vector<float>> cached)
+      : width_(width), segments_(std::move(segments)), rows_(std::move(cached)) {}
+
+  std::span<const Segment> segments() const override { return segments_; }
+  void store(int, const float* k, const float*) override {
+    for (size_t i = 0; i < segments_.size(); ++i)
+      rows_[i].insert(rows_[i].end(), k + segments_[i].first_row * width_,
+                      k + (segments_[i].first_row + segments_[i].n_tokens) * width_);
+  }
+  void attend_stored(int, const runtime::AttentionShape& s, const float* q, float* out,
+                     std::span<const bool> selected) override {
+    selected_.assign(selected.begin(), selected.end());
+    for (size_t i = 0; i < segments_.size(); ++i) {
+      if (!selected[i]) continue;
+      for (int64_t t = 0; t < segments_[i].n_tokens; ++t) {
+        const int64_t row = segments_[i].first_row + t, visible = segments_[i].n_past + t + 1;
+        for (int64_t h = 0; h < s.n_head; ++h) {
+          runtime::AttentionTile tile(1, s.head_dim_k, s.head_dim_v, s.scale);
+          tile.begin(q + (row * s.n_head + h) * s.head_dim_k, static_cast<size_t>(s.head_dim_k), 1, &visible);
+          tile.add({runtime::KvType::F32, rows_[i].data(), static_cast<size_t>(width_), rows_[i].data(),
+                    static_cast<size_t>(width_), 0, visible});
+          tile.finish(out + (row * s.n_head + h) * s.head_dim_v, static_cast<size_t>(s.head_dim_v));
+        }
+      }
+    }
+  }
+  void attend(int layer, const runtime::AttentionShape& s, const float* q, const float* k, const float*,
+              float* out) override {
+    store(layer, k, nullptr);
+    const std::unique_ptr<bool[]> all(new bool[segments_.size()]);
+    std::fill(all.get(), all.get() + segments_.size(), true);
+    attend_stored(layer, s, q, out, {all.get(), segments_.size()});
+  }
+  void read_keys(int, size_t segment, int64_t n_pos, int64_t col, int64_t n_cols, float* out) const override {
+    reads_.push_back(segment);
+    for (int64_t p = 0; p < n_pos; ++p)
+      std::copy_n(rows_[segment].data() + p * width_ + col, n_cols, out + p * n_cols);
+  }
+
+  std::vector<bool> selected_;
+  mutable std::vector<size_t> reads_;
+
+ private:
+  int64_t width_;
+  std::vector<Segment> segments_;
+  std::vector<std::vector<float>> rows_;
+};
+
+// In a step that holds a 9-token prompt and another sequence's decode token, the prompt takes
+// the decompressed order (its latents read back through the hook) and the decode token the
+// absorbed one, and each sequence's output equals that of the layer run on it alone.
+TEST(Deepseek2Mla, BatchStepTakesEachSequencesCheaperOrder) {
+  const std::vector<uint8_t> bytes = make_tiny_deepseek2_gguf({});
+  const gguf::GgufFile file = gguf::GgufFile::from_buffer(bytes);
+  const model::ModelConfig c = model::read_deepseek2_config(file);
+  const model::Deepseek2Params p = model::read_deepseek2_params(file, c);
+  const model::WeightLoader w(file, "deepseek2");
+  const model::MlaAttention attn(p.mla, model::load_mla_weights(w, p.mla, 1));
+  ASSERT_EQ(attn.choose_path(0, 9), model::MlaPath::Decompressed);
+  ASSERT_EQ(attn.choose_path(5, 1), model::MlaPath::Absorbed);
+  const kernels::Rope rope(c.rope);
+  runtime::ThreadPool pool(2);
+  const int64_t W = attn.cache_width(), E = c.n_embd, pairs = rope.n_pairs();
+  const std::vector<float> xa = random_vector(static_cast<size_t>(9 * E), 7);
+  const std::vector<float> xb = random_vector(static_cast<size_t>(6 * E), 8);  // 5 prompt + 1 decode
+
+  // Alone: a KV cache per sequence.
+  const auto alone = [&](const float* x, int64_t pos, int64_t n, runtime::KvCache& kv) {
+    runtime::Scratch scratch;
+    std::vector<float> cos(static_cast<size_t>(n * pairs)), sin(cos.size()), y(static_cast<size_t>(n * E));
+    rope.angles(pos, n, cos.data(), sin.data());
+    model::LayerContext ctx{pool, kv, scratch, rope, cos.data(), sin.data(), pos, n};
+    attn.forward(1, x, y.data(), ctx, attn.choose_path(pos, n));
+    return y;
+  };
+  const std::vector<runtime::KvLayerShape> shapes(3, {W, 0});
+  runtime::KvCache kv_a(64, shapes, runtime::KvType::F32), kv_b(64, shapes, runtime::KvType::F32);
+  const std::vector<float> ya = alone(xa.data(), 0, 9, kv_a);
+  alone(xb.data(), 0, 5, kv_b);
+  std::vector<float> cached_b(static_cast<size_t>(5 * W));
+  kv_b.read_k(1, 5, 0, W, cached_b.data());
+  const std::vector<float> yb = alone(xb.data() + 5 * E, 5, 1, kv_b);
+
+  // Together: rows [A's 9 prompt tokens | B's decode token], each at its own position.
+  RecordingBatch batch(W, {{0, 9, 0}, {9, 1, 5}}, {{}, cached_b});
+  std::vector<float> x(xa), cos(static_cast<size_t>(10 * pairs)), sin(cos.size()), y(static_cast<size_t>(10 * E));
+  x.insert(x.end(), xb.begin() + 5 * E, xb.end());
+  rope.angles(0, 9, cos.data(), sin.data());
+  rope.angles(5, 1, cos.data() + 9 * pairs, sin.data() + 9 * pairs);
+  runtime::KvCache unused(1, shapes, runtime::KvType::F32);
+  runtime::Scratch scratch;
+  model::LayerContext ctx{pool, unused, scratch, rope, cos.data(), sin.data(), 0, 10};
+  ctx.batch = &batch;
+  attn.forward(1, x.data(), y.data(), ctx, model::MlaPath::Absorbed);  // the path is chosen per sequence
+
+  EXPECT_EQ(batch.selected_, (std::vector<bool>{false, true}));
+  EXPECT_EQ(batch.reads_, (std::vector<size_t>{0, 0})) << "the prompt's latents and RoPE keys, read once each";
+  // As in check_paths_agree: the same arithmetic, possibly in another order.
+  EXPECT_LT(max_rel_diff(std::vector<float>(y.begin(), y.begin() + 9 * E), ya), 1e-5);
+  EXPECT_LT(max_rel_diff(std::vector<float>(y.begin() + 9 * E, y.end()), yb), 1e-5);
 }
 
 TEST(Deepseek2Mla, PathChoiceFollowsCost) {

@@ -75,6 +75,8 @@ void BM_MlaLayer(benchmark::State& state) {
 BENCHMARK(BM_MlaLayer)
     ->ArgsProduct({{0}, {16, 64, 256}, {0, 1}})
     ->ArgsProduct({{512, 2048}, {1, 16}, {0, 1}})
+    ->ArgsProduct({{0}, {512, 2048}, {0, 1}})   // long prompts (the server's prefill steps)
+    ->ArgsProduct({{1536}, {512}, {0, 1}})      // a prompt's last 512-token chunk
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -97,7 +97,11 @@ MlaPath MlaAttention::choose_path(int64_t pos0, int64_t n) const {
   const double pairs = nd * static_cast<double>(pos0) + nd * (nd + 1.0) / 2.0;
   const double absorbed = nd * H * nope * L + pairs * H * (2.0 * L + R) + nd * H * V * L;
   const double decompressed = P * H * (nope + V) * L + pairs * H * (nope + R + V);
-  return decompressed < absorbed ? MlaPath::Decompressed : MlaPath::Absorbed;
+  // Its per-head serial products and copies cost more per multiply-add than the absorbed
+  // order's pooled ones: bench/mla_bench (V2-Lite shape, 1 thread) puts the crossover of a
+  // fresh prompt at ~64 tokens (16: absorbed 12.1 vs 14.1 ms; 64: 48.1 vs 47.4; 256: 206 vs 185).
+  constexpr double kDecompressedOverhead = 1.2;
+  return kDecompressedOverhead * decompressed < absorbed ? MlaPath::Decompressed : MlaPath::Absorbed;
 }
 
 void MlaAttention::forward(int layer, const float* x, float* out, LayerContext& ctx,
@@ -278,14 +282,17 @@ void MlaAttention::attend_decompressed(const float* q, int64_t n, int64_t pos0, 
   read(n_pos, L, R, kpe);
   const float scale = p_.kq_scale;
 
-  // Per head, everything as F32 matrix products on the SIMD kernels (the batch is long here):
-  //   keys   K = [lat · W_UK | k_pe]            n_pos × (nope + R)
-  //   scores S = q · Kᵀ (causal mask, softmax)   n × n_pos
-  //   out    o = S · (lat · W_UVᵀ)               n × V, the values transposed to V × n_pos.
+  // Per head: keys K = [lat · W_UK | k_pe] (n_pos × (nope + R)) and values lat · W_UVᵀ (n_pos
+  // × V) as F32 matrix products, then the online-softmax AttentionTile over them, up to
+  // kTileTokens query tokens of the head per tile (they share every block of K and V rows; no
+  // n × n_pos score matrix). Per query/key pair this is H·(nope + R + V) multiply-adds against
+  // the absorbed order's H·(2L + R).
+  constexpr int64_t kTileTokens = 8;
   ctx.pool.parallel_for(H, 1, [&](int64_t h0, int64_t h1) {
-    std::vector<float> kn(sz(n_pos * nope)), keys(sz(n_pos * dk)), vh(sz(n_pos * V)), vt(sz(V * n_pos));
-    std::vector<float> uk_t(w_.uk_transposed ? sz(nope * L) : 0), row(sz(nope)), qh(sz(n * dk));
-    std::vector<float> scores(sz(n * n_pos)), oh(sz(n * V));
+    std::vector<float> kn(sz(n_pos * nope)), keys(sz(n_pos * dk)), vh(sz(n_pos * V));
+    std::vector<float> uk_t(w_.uk_transposed ? sz(nope * L) : 0), row(sz(nope));
+    runtime::AttentionTile tile(kTileTokens, dk, V, scale);
+    std::vector<int64_t> visible(sz(kTileTokens));
     for (int64_t h = h0; h < h1; ++h) {
       if (w_.uk_transposed) {
         // uk[h] is W_UKᵀ (L × nope): dequantize it into W_UK (nope × L) for the product.
@@ -302,20 +309,13 @@ void MlaAttention::attend_decompressed(const float* q, int64_t n, int64_t pos0, 
         std::copy(kpe + p * R, kpe + (p + 1) * R, keys.data() + p * dk + nope);
       }
       matmul_serial(w_.uv[sz(h)], lat, n_pos, vh.data());
-      for (int64_t p = 0; p < n_pos; ++p)
-        for (int64_t d = 0; d < V; ++d) vt[sz(d * n_pos + p)] = vh[sz(p * V + d)];
-
-      for (int64_t t = 0; t < n; ++t) std::copy(q + (t * H + h) * dk, q + (t * H + h + 1) * dk, qh.data() + t * dk);
-      matmul_serial({TensorType::F32, n_pos, dk, reinterpret_cast<const uint8_t*>(keys.data())}, qh.data(), n, scores.data());
-      for (int64_t t = 0; t < n; ++t) {
-        float* st = scores.data() + t * n_pos;
-        const int64_t n_visible = pos0 + t + 1;
-        for (int64_t p = 0; p < n_visible; ++p) st[p] *= scale;
-        kernels::softmax(st, n_visible);
-        std::fill(st + n_visible, st + n_pos, 0.0f);
+      for (int64_t t0 = 0; t0 < n; t0 += kTileTokens) {
+        const int64_t nt = std::min(kTileTokens, n - t0);
+        for (int64_t t = 0; t < nt; ++t) visible[sz(t)] = pos0 + t0 + t + 1;
+        tile.begin(q + (t0 * H + h) * dk, sz(H * dk), nt, visible.data());
+        tile.add({runtime::KvType::F32, keys.data(), sz(dk), vh.data(), sz(V), 0, pos0 + t0 + nt});
+        tile.finish(o + (t0 * H + h) * V, sz(H * V));
       }
-      matmul_serial({TensorType::F32, V, n_pos, reinterpret_cast<const uint8_t*>(vt.data())}, scores.data(), n, oh.data());
-      for (int64_t t = 0; t < n; ++t) std::copy(oh.data() + t * V, oh.data() + (t + 1) * V, o + (t * H + h) * V);
     }
   });
 }

@@ -178,7 +178,7 @@ class RecordingBatch final : public runtime::BatchAttention {
   std::vector<std::vector<float>> rows_;
 };
 
-// In a step that holds a 9-token prompt and another sequence's decode token, the prompt takes
+// In a step that holds a prompt and another sequence's decode token, the prompt takes
 // the decompressed order (its latents read back through the hook) and the decode token the
 // absorbed one, and each sequence's output equals that of the layer run on it alone.
 TEST(Deepseek2Mla, BatchStepTakesEachSequencesCheaperOrder) {
@@ -188,12 +188,15 @@ TEST(Deepseek2Mla, BatchStepTakesEachSequencesCheaperOrder) {
   const model::Deepseek2Params p = model::read_deepseek2_params(file, c);
   const model::WeightLoader w(file, "deepseek2");
   const model::MlaAttention attn(p.mla, model::load_mla_weights(w, p.mla, 1));
-  ASSERT_EQ(attn.choose_path(0, 9), model::MlaPath::Decompressed);
+  // The shortest prompt that this shape expands (a few tens of tokens for the tiny dimensions).
+  int64_t na = 2;
+  while (na < 48 && attn.choose_path(0, na) != model::MlaPath::Decompressed) ++na;
+  ASSERT_EQ(attn.choose_path(0, na), model::MlaPath::Decompressed);
   ASSERT_EQ(attn.choose_path(5, 1), model::MlaPath::Absorbed);
   const kernels::Rope rope(c.rope);
   runtime::ThreadPool pool(2);
   const int64_t W = attn.cache_width(), E = c.n_embd, pairs = rope.n_pairs();
-  const std::vector<float> xa = random_vector(static_cast<size_t>(9 * E), 7);
+  const std::vector<float> xa = random_vector(static_cast<size_t>(na * E), 7);
   const std::vector<float> xb = random_vector(static_cast<size_t>(6 * E), 8);  // 5 prompt + 1 decode
 
   // Alone: a KV cache per sequence.
@@ -207,29 +210,30 @@ TEST(Deepseek2Mla, BatchStepTakesEachSequencesCheaperOrder) {
   };
   const std::vector<runtime::KvLayerShape> shapes(3, {W, 0});
   runtime::KvCache kv_a(64, shapes, runtime::KvType::F32), kv_b(64, shapes, runtime::KvType::F32);
-  const std::vector<float> ya = alone(xa.data(), 0, 9, kv_a);
+  const std::vector<float> ya = alone(xa.data(), 0, na, kv_a);
   alone(xb.data(), 0, 5, kv_b);
   std::vector<float> cached_b(static_cast<size_t>(5 * W));
   kv_b.read_k(1, 5, 0, W, cached_b.data());
   const std::vector<float> yb = alone(xb.data() + 5 * E, 5, 1, kv_b);
 
-  // Together: rows [A's 9 prompt tokens | B's decode token], each at its own position.
-  RecordingBatch batch(W, {{0, 9, 0}, {9, 1, 5}}, {{}, cached_b});
-  std::vector<float> x(xa), cos(static_cast<size_t>(10 * pairs)), sin(cos.size()), y(static_cast<size_t>(10 * E));
+  // Together: rows [A's prompt tokens | B's decode token], each at its own position.
+  RecordingBatch batch(W, {{0, na, 0}, {na, 1, 5}}, {{}, cached_b});
+  std::vector<float> x(xa), cos(static_cast<size_t>((na + 1) * pairs)), sin(cos.size());
+  std::vector<float> y(static_cast<size_t>((na + 1) * E));
   x.insert(x.end(), xb.begin() + 5 * E, xb.end());
-  rope.angles(0, 9, cos.data(), sin.data());
-  rope.angles(5, 1, cos.data() + 9 * pairs, sin.data() + 9 * pairs);
+  rope.angles(0, na, cos.data(), sin.data());
+  rope.angles(5, 1, cos.data() + na * pairs, sin.data() + na * pairs);
   runtime::KvCache unused(1, shapes, runtime::KvType::F32);
   runtime::Scratch scratch;
-  model::LayerContext ctx{pool, unused, scratch, rope, cos.data(), sin.data(), 0, 10};
+  model::LayerContext ctx{pool, unused, scratch, rope, cos.data(), sin.data(), 0, na + 1};
   ctx.batch = &batch;
   attn.forward(1, x.data(), y.data(), ctx, model::MlaPath::Absorbed);  // the path is chosen per sequence
 
   EXPECT_EQ(batch.selected_, (std::vector<bool>{false, true}));
   EXPECT_EQ(batch.reads_, (std::vector<size_t>{0, 0})) << "the prompt's latents and RoPE keys, read once each";
   // As in check_paths_agree: the same arithmetic, possibly in another order.
-  EXPECT_LT(max_rel_diff(std::vector<float>(y.begin(), y.begin() + 9 * E), ya), 1e-5);
-  EXPECT_LT(max_rel_diff(std::vector<float>(y.begin() + 9 * E, y.end()), yb), 1e-5);
+  EXPECT_LT(max_rel_diff(std::vector<float>(y.begin(), y.begin() + na * E), ya), 1e-5);
+  EXPECT_LT(max_rel_diff(std::vector<float>(y.begin() + na * E, y.end()), yb), 1e-5);
 }
 
 TEST(Deepseek2Mla, PathChoiceFollowsCost) {
@@ -237,6 +241,9 @@ TEST(Deepseek2Mla, PathChoiceFollowsCost) {
   p.n_embd = 2048, p.n_head = 16, p.kv_lora_rank = 512, p.head_dim_nope = 128, p.head_dim_rope = 64, p.head_dim_v = 128;
   const model::MlaAttention attn(p, model::MlaWeights{});
   EXPECT_EQ(attn.choose_path(0, 512), model::MlaPath::Decompressed);  // fresh prompt
+  EXPECT_EQ(attn.choose_path(0, 256), model::MlaPath::Decompressed);
+  EXPECT_EQ(attn.choose_path(1536, 512), model::MlaPath::Decompressed);  // a long prompt's last chunk
+  EXPECT_EQ(attn.choose_path(0, 16), model::MlaPath::Absorbed);        // short: measured faster absorbed
   EXPECT_EQ(attn.choose_path(100, 1), model::MlaPath::Absorbed);      // decode
   EXPECT_EQ(attn.choose_path(4000, 1), model::MlaPath::Absorbed);
   EXPECT_EQ(attn.cache_width(), 576);

@@ -141,23 +141,6 @@ void bm_matmul(benchmark::State& state, const k::KernelSet* ks, TensorType t) {
   state.counters["int8_frac"] = benchmark::Counter(gops / g_int8_gops, benchmark::Counter::kIsRate);
 }
 
-// Sums n 64-bit words with independent accumulators: a load-bound loop (the read probe's).
-uint64_t sum_words(const uint8_t* base, size_t n) {
-  const auto* p = reinterpret_cast<const uint64_t*>(base);
-  uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-  for (size_t i = 0; i + 8 <= n; i += 8) {
-    a0 += p[i];
-    a1 += p[i + 1];
-    a2 += p[i + 2];
-    a3 += p[i + 3];
-    a4 += p[i + 4];
-    a5 += p[i + 5];
-    a6 += p[i + 6];
-    a7 += p[i + 7];
-  }
-  return a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
-}
-
 // The plain read loop over the same rotation of buffers as matvec (mean, not best-of, so it is
 // comparable with the kernels' means on a busy machine).
 void bm_read(benchmark::State& state) {
@@ -167,7 +150,7 @@ void bm_read(benchmark::State& state) {
   size_t c = 0;
   uint64_t sink = 0;
   for (auto _ : state) {
-    sink += sum_words(reinterpret_cast<const uint8_t*>(buf.data() + kBuffer / 8 * c), kBuffer / 8);
+    sink += k::sum_words(buf.data() + kBuffer / 8 * c, kBuffer / 8);
     benchmark::DoNotOptimize(sink);
     c = (c + 1) % kCopies;
   }
@@ -274,7 +257,8 @@ void bm_pool_read(benchmark::State& state, int threads) {
     const uint8_t* wc = w.data() + matrix * c;
     timed_split(state, pool, kRows, [&](int64_t r0, int64_t r1) {
       sinks[static_cast<size_t>(r0 * threads / kRows)] +=
-          sum_words(wc + stride * static_cast<size_t>(r0), stride * static_cast<size_t>(r1 - r0) / 8);
+          k::sum_words(reinterpret_cast<const uint64_t*>(wc + stride * static_cast<size_t>(r0)),
+                       stride * static_cast<size_t>(r1 - r0) / 8);
     });
     benchmark::DoNotOptimize(sinks.data());
     c = (c + 1) % copies;

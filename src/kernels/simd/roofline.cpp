@@ -23,24 +23,6 @@ double thread_seconds() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-// Sums 64-bit words with independent accumulators so the loop is load-bound, not add-bound.
-uint64_t sum_words(const uint64_t* p, size_t n) {
-  uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    a0 += p[i];
-    a1 += p[i + 1];
-    a2 += p[i + 2];
-    a3 += p[i + 3];
-    a4 += p[i + 4];
-    a5 += p[i + 5];
-    a6 += p[i + 6];
-    a7 += p[i + 7];
-  }
-  for (; i < n; ++i) a0 += p[i];
-  return a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
-}
-
 // Runs fn(thread_index) on `threads` threads started together; returns the slowest thread's
 // CPU seconds for its timed part.
 template <class Fn>
@@ -60,6 +42,24 @@ double run_timed(int threads, Fn fn) {
 }
 
 }  // namespace
+
+// Sums 64-bit words with independent accumulators so the loop is load-bound, not add-bound.
+uint64_t sum_words(const uint64_t* p, size_t n) {
+  uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    a0 += p[i];
+    a1 += p[i + 1];
+    a2 += p[i + 2];
+    a3 += p[i + 3];
+    a4 += p[i + 4];
+    a5 += p[i + 5];
+    a6 += p[i + 6];
+    a7 += p[i + 7];
+  }
+  for (; i < n; ++i) a0 += p[i];
+  return a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
+}
 
 double measure_read_bandwidth(int threads) { return measure_read_bandwidth_passes(threads).best_gbps; }
 

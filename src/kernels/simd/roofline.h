@@ -3,6 +3,9 @@
 // of these, measured in the same run.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+
 namespace edgellm::kernels {
 
 // STREAM-style read bandwidth in GB/s (1e9 bytes/s): `threads` threads each sum their slice of
@@ -19,6 +22,10 @@ struct ReadBandwidth {
   double mean_gbps = 0.0;
 };
 ReadBandwidth measure_read_bandwidth_passes(int threads);
+
+// The probe's read loop: the sum of n 64-bit words, with independent accumulators so that it is
+// bound by the loads (for benchmarks that compare kernels with plain reads of the same data).
+uint64_t sum_words(const uint64_t* p, size_t n);
 
 // int8 multiply-add throughput in GOP/s (2 ops per multiply-add) of active()'s int8 probe
 // (vpdpbusd on AVX-512 VNNI, vpmaddubsw on AVX2, sdot on NEON dotprod), `threads` threads.

@@ -203,6 +203,9 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
   ApiRequest api = chat ? parse_chat_request(req.body) : parse_completion_request(req.body);
   if (!api.model.empty() && api.model != options.model_id)
     throw ApiError(404, "The model '" + api.model + "' does not exist", "model");
+  for (const auto& [token, bias] : api.sampling.logit_bias)
+    if (token >= tokenizer.n_vocab())
+      throw ApiError(400, "logit_bias token " + std::to_string(token) + " is outside the vocabulary", "logit_bias");
   const std::vector<int32_t> prompt = chat ? chat_prompt(api) : completion_prompt(api);
   record.prompt_tokens = static_cast<int64_t>(prompt.size());
   if (static_cast<int64_t>(prompt.size()) >= scheduler.n_ctx())

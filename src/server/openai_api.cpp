@@ -1,5 +1,6 @@
 #include "server/openai_api.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -95,6 +96,24 @@ ApiRequest parse_common(const json& j) {
     s.seed = seed->is_number_unsigned() ? seed->get<uint64_t>() : static_cast<uint64_t>(seed->get<int64_t>());
   } else {
     s.seed = random_seed();
+  }
+
+  if (const json* bias = field(j, "logit_bias")) {
+    // OpenAI's form: {"<token id>": bias}, the bias in [-100, 100] added to the token's logit
+    // before sampling (-100 all but bans a token, +100 all but forces it). Token ids beyond
+    // the vocabulary are refused by the server, which knows its size.
+    if (!bias->is_object()) bad("logit_bias", "'logit_bias' must be an object mapping token ids to numbers");
+    if (bias->size() > 1024) bad("logit_bias", "'logit_bias' may hold at most 1024 tokens");
+    for (const auto& [key, value] : bias->items()) {
+      const bool digits = !key.empty() && key.size() <= 10 &&
+                          std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; });
+      const int64_t id = digits ? std::stoll(key) : -1;
+      if (id < 0 || id > std::numeric_limits<int32_t>::max())
+        bad("logit_bias", "'logit_bias' keys must be token ids (non-negative integers), got '" + key + "'");
+      if (!value.is_number() || !(value.get<double>() >= -100.0 && value.get<double>() <= 100.0))
+        bad("logit_bias", "'logit_bias' values must be numbers from -100 to 100");
+      s.logit_bias[static_cast<int32_t>(id)] = static_cast<float>(value.get<double>());
+    }
   }
 
   if (const json* stop = field(j, "stop")) {

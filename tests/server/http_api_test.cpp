@@ -124,6 +124,32 @@ TEST_F(HttpApi, StreamingChatMatchesNonStreaming) {
   EXPECT_EQ(events.back()["usage"]["completion_tokens"], full["usage"]["completion_tokens"]);
 }
 
+// logit_bias reaches the sampler: +100 on one token makes greedy decoding emit only that
+// token; -100 on the token greedy picked first makes it pick another.
+TEST_F(HttpApi, LogitBiasForcesAndBansTokens) {
+  auto c = server_->client();
+  const auto tokens = [&](const json& bias) {
+    json req = {{"prompt", "Once upon"}, {"max_tokens", 5}, {"temperature", 0}, {"logprobs", 1}};
+    if (!bias.is_null()) req["logit_bias"] = bias;
+    const auto r = c.Post("/v1/completions", req.dump(), "application/json");
+    EXPECT_EQ(r->status, 200) << r->body;
+    return parse(r)["choices"][0]["logprobs"]["tokens"];
+  };
+  const json greedy = tokens(nullptr);
+  ASSERT_EQ(greedy.size(), 5u);
+  const json forced = tokens({{"88", 100}});  // byte-level vocabulary: token 88 is one byte
+  ASSERT_EQ(forced.size(), 5u);
+  for (const json& t : forced) EXPECT_EQ(t, forced[0]) << forced.dump();
+  EXPECT_NE(forced, greedy);
+  // The tiny model's byte-level vocabulary numbers single bytes by their value, so greedy's
+  // first token has the id of its byte; banning it changes the first token.
+  ASSERT_EQ(forced[0], "X");
+  const std::string first = greedy[0].get<std::string>();
+  ASSERT_EQ(first.size(), 1u) << first;
+  const json banned = tokens({{std::to_string(static_cast<unsigned char>(first[0])), -100}});
+  EXPECT_NE(banned[0], greedy[0]) << banned.dump();
+}
+
 TEST_F(HttpApi, CompletionsAndStop) {
   auto c = server_->client();
   auto r = c.Post("/v1/completions", R"({"prompt":"Once upon","max_tokens":6,"temperature":0,"logprobs":1})",
@@ -170,6 +196,12 @@ TEST_F(HttpApi, MalformedRequestsGet400) {
   expect_error(post(R"({"messages":[{"role":"user","content":"x"}],"seed":1.5})"), 400, "seed");
   expect_error(post(R"({"messages":[{"role":"user","content":"x"}],"n":2})"), 400, "n");
   expect_error(post(R"({"messages":[{"role":"user","content":"x"}],"top_logprobs":2})"), 400, "top_logprobs");
+  expect_error(post(R"({"messages":[{"role":"user","content":"x"}],"logit_bias":[1,2]})"), 400, "logit_bias");
+  expect_error(post(R"({"messages":[{"role":"user","content":"x"}],"logit_bias":{"abc":1}})"), 400, "logit_bias");
+  expect_error(post(R"({"messages":[{"role":"user","content":"x"}],"logit_bias":{"-3":1}})"), 400, "logit_bias");
+  expect_error(post(R"({"messages":[{"role":"user","content":"x"}],"logit_bias":{"5":101}})"), 400, "logit_bias");
+  expect_error(post(R"({"messages":[{"role":"user","content":"x"}],"logit_bias":{"5":"up"}})"), 400, "logit_bias");
+  expect_error(post(R"({"messages":[{"role":"user","content":"x"}],"logit_bias":{"300":1}})"), 400, "logit_bias");
   expect_error(c.Post("/v1/completions", R"({"prompt":{"a":1}})", "application/json"), 400, "prompt");
   expect_error(c.Post("/v1/completions", R"({"prompt":[1,99999]})", "application/json"), 400, "prompt");
   // The server still works afterwards.

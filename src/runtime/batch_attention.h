@@ -19,9 +19,12 @@ class BatchAttention {
   // k, v: n_tokens rows of n_head_kv·head_dim_k / head_dim_v; out: n_tokens rows of
   // n_head·head_dim_v. For a layer that keeps no value rows (KV shape v_width 0: MLA's latent
   // attention, one KV head whose values are the first head_dim_v columns of its keys) v is
-  // nullptr. Equivalent to store() then attend_stored() of every segment.
-  virtual void attend(int layer, const AttentionShape& shape, const float* q, const float* k,
-                      const float* v, float* out) = 0;
+  // nullptr. store(), then attend_stored() of every segment.
+  void attend(int layer, const AttentionShape& shape, const float* q, const float* k, const float* v,
+              float* out) {
+    store(layer, k, v);
+    attend_stored(layer, shape, q, out, {});
+  }
 
   // For a layer that attends some sequences its own way (MLA expands a long prompt's latents
   // and attends with the small head sizes): the step's sequences in row order, ...
@@ -33,8 +36,8 @@ class BatchAttention {
   virtual std::span<const Segment> segments() const = 0;
   // ... the step's K/V rows stored without attending, ...
   virtual void store(int layer, const float* k, const float* v) = 0;
-  // ... attention of the segments whose `selected` entry is true over their stored rows (the
-  // other segments' and the padding rows of out are zeros), ...
+  // ... attention of the segments whose `selected` entry is true (empty: every segment) over
+  // their stored rows (the other segments' and the padding rows of out are zeros), ...
   virtual void attend_stored(int layer, const AttentionShape& shape, const float* q, float* out,
                              std::span<const bool> selected) = 0;
   // ... and columns [col, col + n_cols) of segment i's key rows at positions [0, n_pos), as

@@ -1,7 +1,6 @@
 #include "runtime/batch_forward.h"
 
 #include <algorithm>
-#include <memory>
 
 #include "core/error.h"
 #include "kernels/matmul.h"
@@ -42,18 +41,11 @@ class SegmentAttention final : public BatchAttention {
 
   // n_rows: rows of the step including padding (rows past the segments' tokens).
   SegmentAttention(PagedKvPool& kv, ThreadPool& pool, std::span<const BatchSegment> segments, int64_t n_rows)
-      : kv_(kv), pool_(pool), segments_(segments), n_rows_(n_rows), all_selected_(new bool[segments.size()]) {
-    std::fill(all_selected_.get(), all_selected_.get() + segments.size(), true);
+      : kv_(kv), pool_(pool), segments_(segments), n_rows_(n_rows) {
     for (const BatchSegment& s : segments) {
       views_.push_back({n_real_, s.n_tokens, s.seq->n_past});
       n_real_ += s.n_tokens;
     }
-  }
-
-  void attend(int layer, const AttentionShape& s, const float* q, const float* k, const float* v,
-              float* out) override {
-    store(layer, k, v);
-    attend_stored(layer, s, q, out, {all_selected_.get(), segments_.size()});
   }
 
   std::span<const Segment> segments() const override { return views_; }
@@ -74,8 +66,9 @@ class SegmentAttention final : public BatchAttention {
 
   void attend_stored(int layer, const AttentionShape& s, const float* q, float* out,
                      std::span<const bool> selected) override {
-    if (selected.size() != segments_.size())
+    if (!selected.empty() && selected.size() != segments_.size())
       fail("batch attention: {} segment flags for {} segments", selected.size(), segments_.size());
+    const auto is_selected = [&](size_t i) { return selected.empty() || selected[i]; };
     const int64_t bs = kv_.block_size();
     const int64_t group = s.n_head / s.n_head_kv;
     const int64_t q_stride = s.n_head * s.head_dim_k;
@@ -83,7 +76,7 @@ class SegmentAttention final : public BatchAttention {
     // Padding rows and unselected segments get zeros.
     std::fill(out + n_real_ * o_stride, out + n_rows_ * o_stride, 0.0f);
     for (size_t i = 0; i < segments_.size(); ++i)
-      if (!selected[i])
+      if (!is_selected(i))
         std::fill(out + views_[i].first_row * o_stride, out + (views_[i].first_row + views_[i].n_tokens) * o_stride,
                   0.0f);
     // Work items: (segment, token tile, KV head). A tile's rows are the query heads of one GQA
@@ -95,7 +88,7 @@ class SegmentAttention final : public BatchAttention {
     };
     std::vector<Item> items;
     for (size_t i = 0; i < segments_.size(); ++i) {
-      if (!selected[i]) continue;
+      if (!is_selected(i)) continue;
       for (int64_t t0 = 0; t0 < segments_[i].n_tokens; t0 += kTileTokens)
         for (int64_t g = 0; g < s.n_head_kv; ++g)
           items.push_back({i, t0, std::min(kTileTokens, segments_[i].n_tokens - t0), g});
@@ -159,7 +152,6 @@ class SegmentAttention final : public BatchAttention {
   ThreadPool& pool_;
   std::span<const BatchSegment> segments_;
   int64_t n_rows_;
-  std::unique_ptr<bool[]> all_selected_;  // attend(): every segment
   int64_t n_real_ = 0;
   std::vector<Segment> views_;
 };

@@ -110,9 +110,9 @@ ApiRequest parse_common(const json& j) {
       const int64_t id = digits ? std::stoll(key) : -1;
       if (id < 0 || id > std::numeric_limits<int32_t>::max())
         bad("logit_bias", "'logit_bias' keys must be token ids (non-negative integers), got '" + key + "'");
-      if (!value.is_number() || !(value.get<double>() >= -100.0 && value.get<double>() <= 100.0))
-        bad("logit_bias", "'logit_bias' values must be numbers from -100 to 100");
-      s.logit_bias[static_cast<int32_t>(id)] = static_cast<float>(value.get<double>());
+      const double b = value.is_number() ? value.get<double>() : std::nan("");
+      if (!(b >= -100.0 && b <= 100.0)) bad("logit_bias", "'logit_bias' values must be numbers from -100 to 100");
+      s.logit_bias[static_cast<int32_t>(id)] = static_cast<float>(b);
     }
   }
 

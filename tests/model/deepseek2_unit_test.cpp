@@ -143,7 +143,7 @@ class RecordingBatch final : public runtime::BatchAttention {
                      std::span<const bool> selected) override {
     selected_.assign(selected.begin(), selected.end());
     for (size_t i = 0; i < segments_.size(); ++i) {
-      if (!selected[i]) continue;
+      if (!selected.empty() && !selected[i]) continue;
       for (int64_t t = 0; t < segments_[i].n_tokens; ++t) {
         const int64_t row = segments_[i].first_row + t, visible = segments_[i].n_past + t + 1;
         for (int64_t h = 0; h < s.n_head; ++h) {
@@ -155,13 +155,6 @@ class RecordingBatch final : public runtime::BatchAttention {
         }
       }
     }
-  }
-  void attend(int layer, const runtime::AttentionShape& s, const float* q, const float* k, const float*,
-              float* out) override {
-    store(layer, k, nullptr);
-    const std::unique_ptr<bool[]> all(new bool[segments_.size()]);
-    std::fill(all.get(), all.get() + segments_.size(), true);
-    attend_stored(layer, s, q, out, {all.get(), segments_.size()});
   }
   void read_keys(int, size_t segment, int64_t n_pos, int64_t col, int64_t n_cols, float* out) const override {
     reads_.push_back(segment);

@@ -45,9 +45,12 @@ inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const
 // How many tiles ahead the weight rows are prefetched (2: measured best; 4 was no better).
 inline constexpr size_t kAheadTiles = 2;
 
+// kHint: _MM_HINT_T1 (into L2, the default above) or _MM_HINT_NTA (into L1 only, see the
+// Q4_0 panels in x86_prefill-inl.h).
+template <auto kHint = _MM_HINT_T1>
 inline void prefetch_span(const uint8_t* row, size_t begin, size_t end, size_t ahead) {
   for (size_t o = (begin + 63) & ~size_t{63}; o < end; o += 64)
-    _mm_prefetch(reinterpret_cast<const char*>(row + ahead + o), _MM_HINT_T1);
+    _mm_prefetch(reinterpret_cast<const char*>(row + ahead + o), kHint);
 }
 
 inline void f16_to_f32(const uint16_t* in, float* out, int64_t n) {

@@ -230,17 +230,12 @@ constexpr size_t kPanelPrefetchBlocks = 4;
 template <TensorType kType>
 constexpr size_t kPanelPrefetchBytes = kPanelPrefetchBlocks * kPackedBlockBytes<kType>;
 
-// Decode (one token) of Q4_0 panels also pulls the next 256 bytes into L1 with the NTA hint.
-// A panel wider than ~2048 columns is bigger than L1, so between two uses of a block's
-// activations (one panel apart) the weight stream's demand loads evict them, and each reload
-// waits behind the weight misses. Lines fetched with NTA are not kept on eviction, so the
-// weights stop pushing the activations out. Measured (quiet Zen 4, alternating A/B runs of
-// `edgellm bench -p 0 -n 64`, 1 thread, fraction of the read bound): Qwen2.5-0.5B Q4_0
-// 0.78-0.83 -> 0.85-0.87, Llama-3.2-1B Q4_0 0.81-0.84 -> 0.87-0.90, DeepSeek-V2-Lite Q4_0
-// 0.81-0.83 -> 0.85-0.88; 2 threads Qwen 0.67-0.80 -> 0.69-0.89. 192-320 bytes ahead tie, 512
-// is worse than none. Q8_0 and Q4_K panels showed no gain (Q4_K lost) and do without.
+// Decode (one token) of Q4_0 and Q8_0 panels keeps its activations in L1 (kDecodeL1AheadBytes).
+// Measured (Zen 4, alternating A/B runs of `edgellm bench -p 0 -n 64 -t 1`, fraction of the read
+// bound): Llama-3.2-1B Q8_0 0.81-0.83 -> 0.97-0.98, Q4_0 0.87-0.88 -> 0.91-0.92. Q5_0 is
+// unmeasured and does without.
 template <TensorType kType>
-constexpr size_t kPanelL1AheadBytes = kType == kQ4_0 ? 256 : 0;
+constexpr size_t kPanelL1AheadBytes = kType == kQ4_0 || kType == kQ8_0 ? kDecodeL1AheadBytes : 0;
 
 // The 8 vectors of unsigned weights of one panel block (dword r of vector j: elements
 // 4j..4j+3 of row r) and its 16 scales.

@@ -30,7 +30,7 @@ inline uint8x16_t fifth_bits(uint32_t qh, int shift) {
 }
 
 struct Q4_0 {
-  static constexpr size_t kBytes = 18;
+  static constexpr size_t kBytes = sizeof(BlockQ4_0);
   static constexpr bool kHasMin = false;
   static LegacyBlock load(const uint8_t* b) {
     const uint8x16_t q = vld1q_u8(b + 2);
@@ -41,7 +41,7 @@ struct Q4_0 {
 };
 
 struct Q4_1 {
-  static constexpr size_t kBytes = 20;
+  static constexpr size_t kBytes = sizeof(BlockQ4_1);
   static constexpr bool kHasMin = true;
   static LegacyBlock load(const uint8_t* b) {
     const uint8x16_t q = vld1q_u8(b + 4);
@@ -51,7 +51,7 @@ struct Q4_1 {
 };
 
 struct Q5_0 {
-  static constexpr size_t kBytes = 22;
+  static constexpr size_t kBytes = sizeof(BlockQ5_0);
   static constexpr bool kHasMin = false;
   static LegacyBlock load(const uint8_t* b) {
     const uint32_t qh = load_u32(b + 2);
@@ -65,7 +65,7 @@ struct Q5_0 {
 };
 
 struct Q5_1 {
-  static constexpr size_t kBytes = 24;
+  static constexpr size_t kBytes = sizeof(BlockQ5_1);
   static constexpr bool kHasMin = true;
   static LegacyBlock load(const uint8_t* b) {
     const uint32_t qh = load_u32(b + 4);
@@ -77,7 +77,7 @@ struct Q5_1 {
 };
 
 struct Q8_0 {
-  static constexpr size_t kBytes = 34;
+  static constexpr size_t kBytes = sizeof(BlockQ8_0);
   static constexpr bool kHasMin = false;
   static LegacyBlock load(const uint8_t* b) {
     const auto* q = reinterpret_cast<const int8_t*>(b + 2);
@@ -86,7 +86,7 @@ struct Q8_0 {
 };
 
 struct Iq4Nl {
-  static constexpr size_t kBytes = 18;
+  static constexpr size_t kBytes = sizeof(BlockIq4Nl);
   static constexpr bool kHasMin = false;
   static LegacyBlock load(const uint8_t* b) {
     const int8x16_t table = vld1q_s8(kIq4NlValues);

@@ -53,7 +53,7 @@ inline void fifth_pair(const uint8_t* qh0, const uint8_t* qh1, __m256i* lo, __m2
 
 template <class D>
 struct Q4_0 {
-  static constexpr size_t kBytes = 18;
+  static constexpr size_t kBytes = sizeof(BlockQ4_0);
   static constexpr bool kSigned = false, kHasMin = false;
   static constexpr int kOffset = 8;
   static LegacyPair load2(const uint8_t* b0, const uint8_t* b1) {
@@ -66,7 +66,7 @@ struct Q4_0 {
 
 template <class D>
 struct Q4_1 {
-  static constexpr size_t kBytes = 20;
+  static constexpr size_t kBytes = sizeof(BlockQ4_1);
   static constexpr bool kSigned = false, kHasMin = true;
   static constexpr int kOffset = 0;
   static LegacyPair load2(const uint8_t* b0, const uint8_t* b1) {
@@ -80,7 +80,7 @@ struct Q4_1 {
 
 template <class D>
 struct Q5_0 {
-  static constexpr size_t kBytes = 22;
+  static constexpr size_t kBytes = sizeof(BlockQ5_0);
   static constexpr bool kSigned = false, kHasMin = false;
   static constexpr int kOffset = 16;
   static LegacyPair load2(const uint8_t* b0, const uint8_t* b1) {
@@ -94,7 +94,7 @@ struct Q5_0 {
 
 template <class D>
 struct Q5_1 {
-  static constexpr size_t kBytes = 24;
+  static constexpr size_t kBytes = sizeof(BlockQ5_1);
   static constexpr bool kSigned = false, kHasMin = true;
   static constexpr int kOffset = 0;
   static LegacyPair load2(const uint8_t* b0, const uint8_t* b1) {
@@ -109,7 +109,7 @@ struct Q5_1 {
 
 template <class D>
 struct Q8_0 {
-  static constexpr size_t kBytes = 34;
+  static constexpr size_t kBytes = sizeof(BlockQ8_0);
   static constexpr bool kSigned = !D::kVnni, kHasMin = false;
   static constexpr int kOffset = D::kVnni ? 128 : 0;
   static LegacyPair load2(const uint8_t* b0, const uint8_t* b1) {
@@ -128,7 +128,7 @@ struct Q8_0 {
 
 template <class D>
 struct Iq4Nl {
-  static constexpr size_t kBytes = 18;
+  static constexpr size_t kBytes = sizeof(BlockIq4Nl);
   static constexpr bool kSigned = !D::kVnni, kHasMin = false;
   static constexpr int kOffset = D::kVnni ? 128 : 0;
   static LegacyPair load2(const uint8_t* b0, const uint8_t* b1) {

@@ -36,7 +36,7 @@ constexpr TensorType kQ4_0 = TensorType::Q4_0, kQ5_0 = TensorType::Q5_0, kQ8_0 =
 template <TensorType kType>
 constexpr int kWeightOffset = kType == kQ4_0 ? 8 : (kType == kQ5_0 ? 16 : 128);
 template <TensorType kType>
-constexpr size_t kRowBlockBytes = kType == kQ4_0 ? 18 : (kType == kQ5_0 ? 22 : 34);  // GGUF
+constexpr size_t kRowBlockBytes = kType == kQ4_0 ? sizeof(BlockQ4_0) : (kType == kQ5_0 ? sizeof(BlockQ5_0) : sizeof(BlockQ8_0));
 template <TensorType kType>
 constexpr size_t kPackedBlockBytes = kPanelRows * kRowBlockBytes<kType>;  // panel_layout.h
 // The row-layout kernel's format, for the rows a call leaves to the tiles.

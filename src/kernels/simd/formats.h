@@ -31,6 +31,10 @@ using quant::BlockQ8_0;
 using quant::BlockQ8_K;
 using BlockIq4Nl = quant::BlockIQ4_NL;
 
+// Bytes of one Q8_0 block: a weight block, and the block of the activation rows that the 32-element
+// formats multiply with.
+inline constexpr size_t kQ8_0Bytes = sizeof(BlockQ8_0);
+
 // IQ4_NL's 16 non-linear levels (a plain array: no std::array accessors in ISA code).
 inline constexpr int8_t kIq4NlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                             1,    13,   25,  38,  53,  69,  89,  113};

@@ -58,7 +58,7 @@ inline int8x16_t narrow4(int32x4_t a, int32x4_t b, int32x4_t c, int32x4_t d) {
 inline void quantize_q8_0(const float* x, int64_t n, void* out) {
   const int64_t nb = n / 32;
   auto* dst = static_cast<uint8_t*>(out);
-  auto* sums = dst + nb * 34;
+  auto* sums = dst + nb * kQ8_0Bytes;
   for (int64_t i = 0; i < nb; ++i) {
     const float* v = x + 32 * i;
     float32x4_t f[8];
@@ -78,9 +78,9 @@ inline void quantize_q8_0(const float* x, int64_t n, void* out) {
     }
     const uint16_t dh = f2h(d);
     const auto sum = static_cast<int16_t>(vaddvq_s32(s));
-    std::memcpy(dst + 34 * i, &dh, 2);
-    vst1q_s8(reinterpret_cast<int8_t*>(dst + 34 * i + 2), narrow4(q[0], q[1], q[2], q[3]));
-    vst1q_s8(reinterpret_cast<int8_t*>(dst + 34 * i + 18), narrow4(q[4], q[5], q[6], q[7]));
+    std::memcpy(dst + kQ8_0Bytes * i, &dh, 2);
+    vst1q_s8(reinterpret_cast<int8_t*>(dst + kQ8_0Bytes * i + 2), narrow4(q[0], q[1], q[2], q[3]));
+    vst1q_s8(reinterpret_cast<int8_t*>(dst + kQ8_0Bytes * i + 18), narrow4(q[4], q[5], q[6], q[7]));
     std::memcpy(sums + 2 * i, &sum, 2);
   }
 }

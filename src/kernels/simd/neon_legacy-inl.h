@@ -102,9 +102,9 @@ struct ActBlock {
 };
 
 inline ActBlock load_act(const uint8_t* x, int64_t nb, int64_t b) {
-  const uint8_t* xb = x + b * 34;
+  const uint8_t* xb = x + b * kQ8_0Bytes;
   int16_t sum;
-  std::memcpy(&sum, x + nb * 34 + 2 * b, 2);
+  std::memcpy(&sum, x + nb * kQ8_0Bytes + 2 * b, 2);
   const auto* q = reinterpret_cast<const int8_t*>(xb + 2);
   const float d = h2f(load_u16(xb));
   return {vld1q_s8(q), vld1q_s8(q + 16), d, d * static_cast<float>(sum)};

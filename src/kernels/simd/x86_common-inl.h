@@ -151,7 +151,7 @@ inline __m256i pack_i32x32(__m256i a, __m256i b, __m256i c, __m256i d) {
 inline void quantize_q8_0(const float* x, int64_t n, void* out) {
   const int64_t nb = n / 32;
   auto* dst = static_cast<uint8_t*>(out);
-  auto* sums = dst + nb * 34;
+  auto* sums = dst + nb * kQ8_0Bytes;
   for (int64_t i = 0; i < nb; ++i) {
     const float* v = x + 32 * i;
     __m256 f[4];
@@ -167,8 +167,8 @@ inline void quantize_q8_0(const float* x, int64_t n, void* out) {
     const int16_t sum = static_cast<int16_t>(
         hsum_i32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]))));
     const uint16_t dh = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
-    std::memcpy(dst + 34 * i, &dh, 2);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 34 * i + 2), pack_i32x32(q[0], q[1], q[2], q[3]));
+    std::memcpy(dst + kQ8_0Bytes * i, &dh, 2);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + kQ8_0Bytes * i + 2), pack_i32x32(q[0], q[1], q[2], q[3]));
     std::memcpy(sums + 2 * i, &sum, 2);
   }
 }

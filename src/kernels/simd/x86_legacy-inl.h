@@ -196,15 +196,15 @@ struct LegacyKernel {
       __m128 dx[T], sx[T];
       for (int t = 0; t < T; ++t) {
         const uint8_t* xt = x + t * xs;
-        const uint8_t* x0 = xt + b * 34;
-        const uint8_t* x1 = xt + b1 * 34;
+        const uint8_t* x0 = xt + b * kQ8_0Bytes;
+        const uint8_t* x1 = xt + b1 * kQ8_0Bytes;
         xlo[t] = join128(x0 + 2, x1 + 2);
         xhi[t] = join128(x0 + 18, x1 + 18);
         dx[t] = halves2((load_u16(x0) | load_u16(x1) << 16) & keep);
         if constexpr (F::kHasMin) {
           int16_t s0, s1;
-          std::memcpy(&s0, xt + nb * 34 + 2 * b, 2);
-          std::memcpy(&s1, xt + nb * 34 + 2 * b1, 2);
+          std::memcpy(&s0, xt + nb * kQ8_0Bytes + 2 * b, 2);
+          std::memcpy(&s1, xt + nb * kQ8_0Bytes + 2 * b1, 2);
           sx[t] = _mm_mul_ps(dx[t], _mm_setr_ps(static_cast<float>(s0), static_cast<float>(s1), 0.0f, 0.0f));
         }
         // The zero-point correction -kOffset * x per int32 lane, so every lane stays an exact

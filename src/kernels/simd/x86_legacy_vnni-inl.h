@@ -135,13 +135,13 @@ struct LegacyChainKernel {
       __m128 sx[T];
 #pragma GCC unroll 4
       for (int t = 0; t < T; ++t) {
-        const uint8_t* xb = x + t * xs + b * 34;
+        const uint8_t* xb = x + t * xs + b * kQ8_0Bytes;
         xlo[t] = join4x128(xb + 2, xb + 36, xb + 70, xb + 104);
         xhi[t] = join4x128(xb + 18, xb + 52, xb + 86, xb + 120);
-        const __m128 dx4 = halves4(load_u16x4(xb, 34));
+        const __m128 dx4 = halves4(load_u16x4(xb, kQ8_0Bytes));
         dx[t] = spread4(dx4);
         if constexpr (F::kHasMin) {
-          const __m128i s16 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x + t * xs + nb * 34 + 2 * b));
+          const __m128i s16 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x + t * xs + nb * kQ8_0Bytes + 2 * b));
           sx[t] = _mm_mul_ps(dx4, _mm_cvtepi32_ps(_mm_cvtepi16_epi32(s16)));
         }
         init[t] = _mm512_setzero_si512();
@@ -189,14 +189,14 @@ struct LegacyChainKernel {
           const uint8_t* xt = x + t * xs;
           for (int64_t b = end; b < nb; ++b) {  // the last nb % 4 blocks, chain b - end
             const uint8_t* wb = wr + b * F::kBytes;
-            const uint8_t* xb = xt + b * 34;
+            const uint8_t* xb = xt + b * kQ8_0Bytes;
             const float dxb = h2f(static_cast<uint16_t>(load_u16(xb)));
             const int k = static_cast<int>(b - end);
             float& ck = c[4 * k + p];
             ck = std::fma(static_cast<float>(block_isum<F>(wb, xb)), h2f(static_cast<uint16_t>(load_u16(wb))) * dxb, ck);
             if constexpr (F::kHasMin) {
               int16_t s;
-              std::memcpy(&s, xt + nb * 34 + 2 * b, 2);
+              std::memcpy(&s, xt + nb * kQ8_0Bytes + 2 * b, 2);
               m[k] = std::fma(h2f(static_cast<uint16_t>(load_u16(wb + 2))), dxb * static_cast<float>(s), m[k]);
             }
           }

@@ -105,8 +105,8 @@ void token_constants(const uint8_t* xq, size_t xs, int64_t nt, int64_t nb, float
     const uint8_t* xt = xq + t * xs;
     for (int64_t b = 0; b < nb; ++b) {
       int16_t sum;
-      std::memcpy(&sum, xt + nb * 34 + 2 * b, 2);
-      dx[t * nb + b] = h2f(static_cast<uint16_t>(load_u16(xt + b * 34)));
+      std::memcpy(&sum, xt + nb * kQ8_0Bytes + 2 * b, 2);
+      dx[t * nb + b] = h2f(static_cast<uint16_t>(load_u16(xt + b * kQ8_0Bytes)));
       seed[t * nb + b] = -kWeightOffset<kType> * sum;
     }
   }
@@ -128,7 +128,7 @@ void scratch_tokens(const uint8_t* scratch, int64_t nb, const uint8_t* xq, size_
       const __m512 scale = _mm512_loadu_ps(sb + 512);
       for (int t = 0; t < T; ++t) {
         const size_t i = static_cast<size_t>((t0 + t) * nb + b);
-        const uint8_t* xb = xq + (t0 + t) * xs + b * 34 + 2;
+        const uint8_t* xb = xq + (t0 + t) * xs + b * kQ8_0Bytes + 2;
         __m512i dot = _mm512_set1_epi32(seed[i]);
         for (int j = 0; j < 8; ++j)
           dot = _mm512_dpbusd_epi32(dot, wv[j], _mm512_set1_epi32(static_cast<int>(load_u32(xb + 4 * j))));
@@ -309,7 +309,7 @@ struct DirectPanel {
       scale = panel_block<kType>(pb, wv);
     }
     for (int t = 0; t < T; ++t) {
-      const uint8_t* xb = x[t] + b * 34 + 2;
+      const uint8_t* xb = x[t] + b * kQ8_0Bytes + 2;
       // Integer sums are exact, so splitting the 8-deep dependency chain in two (for few
       // tokens, where little else hides its latency) changes no result.
       constexpr int kSplit = T <= 2 ? 2 : 1;

@@ -76,11 +76,8 @@ void AttentionTile::add(const KvRows& rows) {
     if (loops_ != Loops::Portable || rows.type == KvType::F32) {  // rows read in place
       add_block(k, rows.k_stride * elem, v, rows.v_stride * elem, rows.type == KvType::F16, p0, n);
     } else {  // portable loops: F16 rows converted once per block
-      const kernels::KernelSet& ks = kernels::active();
-      for (int64_t j = 0; j < n; ++j) {
-        ks.f16_to_f32(reinterpret_cast<const uint16_t*>(k + j * rows.k_stride * 2), kbuf_.data() + j * dk_, dk_);
-        ks.f16_to_f32(reinterpret_cast<const uint16_t*>(v + j * rows.v_stride * 2), vbuf_.data() + j * dv_, dv_);
-      }
+      kv_rows_to_f32(rows.type, k, rows.k_stride, n, dk_, kbuf_.data(), static_cast<size_t>(dk_));
+      kv_rows_to_f32(rows.type, v, rows.v_stride, n, dv_, vbuf_.data(), static_cast<size_t>(dv_));
       add_block(reinterpret_cast<const uint8_t*>(kbuf_.data()), static_cast<size_t>(dk_) * 4,
                 reinterpret_cast<const uint8_t*>(vbuf_.data()), static_cast<size_t>(dv_) * 4, false, p0, n);
     }

@@ -135,15 +135,7 @@ class SegmentAttention final : public BatchAttention {
       const int64_t rows = std::min(bs, n_pos - p0);
       const KvRows r = kv_.block_rows(layer, seg.seq->blocks[static_cast<size_t>(p0 / bs)], col, 0, p0, rows);
       if (col + n_cols > static_cast<int64_t>(r.k_stride)) fail("batch attention: key columns {}+{} out of range", col, n_cols);
-      for (int64_t p = 0; p < rows; ++p) {
-        float* dst = out + (p0 + p) * n_cols;
-        if (r.type == KvType::F16) {
-          kernels::active().f16_to_f32(static_cast<const uint16_t*>(r.k) + p * static_cast<int64_t>(r.k_stride), dst, n_cols);
-        } else {
-          const float* src = static_cast<const float*>(r.k) + p * static_cast<int64_t>(r.k_stride);
-          std::copy(src, src + n_cols, dst);
-        }
-      }
+      kv_rows_to_f32(r.type, r.k, r.k_stride, rows, n_cols, out + p0 * n_cols, static_cast<size_t>(n_cols));
     }
   }
 

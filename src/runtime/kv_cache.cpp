@@ -79,20 +79,28 @@ void KvCache::store(int layer, int64_t pos, int64_t n_tokens, const float* k, co
   }
 }
 
+void kv_rows_to_f32(KvType type, const void* src, size_t src_stride, int64_t n_rows, int64_t n_cols,
+                    float* out, size_t out_stride) {
+  for (int64_t p = 0; p < n_rows; ++p) {
+    const size_t at = static_cast<size_t>(p) * src_stride;
+    float* dst = out + static_cast<size_t>(p) * out_stride;
+    if (type == KvType::F16) {
+      kernels::active().f16_to_f32(static_cast<const uint16_t*>(src) + at, dst, n_cols);
+    } else {
+      const float* row = static_cast<const float*>(src) + at;
+      std::copy(row, row + n_cols, dst);
+    }
+  }
+}
+
 void KvCache::read(const Layer& l, bool keys, int64_t n_pos, int64_t col, int64_t n_cols,
                    float* out) const {
   const int64_t width = keys ? l.shape.k_width : l.shape.v_width;
   if (n_pos < 0 || n_pos > n_ctx_ || col < 0 || n_cols < 0 || col + n_cols > width)
     fail("KV cache: read of {} positions, columns {}+{} out of range (width {})", n_pos, col, n_cols, width);
-  if (type_ == KvType::F16) {
-    const uint16_t* src = (keys ? l.k16 : l.v16).data();
-    for (int64_t p = 0; p < n_pos; ++p)
-      kernels::active().f16_to_f32(src + p * width + col, out + p * n_cols, n_cols);
-  } else {
-    const float* src = (keys ? l.k32 : l.v32).data();
-    for (int64_t p = 0; p < n_pos; ++p)
-      std::copy(src + p * width + col, src + p * width + col + n_cols, out + p * n_cols);
-  }
+  const void* src = type_ == KvType::F16 ? static_cast<const void*>((keys ? l.k16 : l.v16).data() + col)
+                                          : static_cast<const void*>((keys ? l.k32 : l.v32).data() + col);
+  kv_rows_to_f32(type_, src, static_cast<size_t>(width), n_pos, n_cols, out, static_cast<size_t>(n_cols));
 }
 
 void KvCache::read_k(int layer, int64_t n_pos, int64_t col, int64_t n_cols, float* out) const {

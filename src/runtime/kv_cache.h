@@ -3,6 +3,7 @@
 // widths, so an architecture with a different attention (e.g. MLA) sizes its own rows.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,12 @@
 namespace edgellm::runtime {
 
 enum class KvType { F16, F32 };
+
+// Cached rows as F32: row p (n_cols values of `type` at src + p * src_stride elements) to
+// out + p * out_stride floats. The one conversion behind every read of cached rows (KvCache
+// reads, the batch's key read-back, the portable attention loops).
+void kv_rows_to_f32(KvType type, const void* src, size_t src_stride, int64_t n_rows, int64_t n_cols,
+                    float* out, size_t out_stride);
 KvType kv_type_from_name(std::string_view name);  // "f16" | "f32", else edgellm::Error
 std::string_view kv_type_name(KvType type);
 

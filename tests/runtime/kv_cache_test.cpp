@@ -27,6 +27,29 @@ TEST(KvCache, StoresAndReadsColumnsF32Exactly) {
   EXPECT_EQ(kv.size_bytes(), 8u * (6 + 4 + 2 + 2) * 4);
 }
 
+// The shared row conversion with row strides wider than the rows read and an output stride
+// wider still: every value lands where it belongs, F32 copied, F16 widened exactly.
+TEST(KvRowsToF32, HonoursBothStridesForBothTypes) {
+  constexpr int64_t kRows = 3, kCols = 5;
+  constexpr size_t kSrcStride = 7, kOutStride = 9;
+  std::vector<float> f32(kRows * kSrcStride);
+  std::vector<uint16_t> f16(kRows * kSrcStride);
+  for (size_t i = 0; i < f32.size(); ++i) {
+    f32[i] = 0.25f * static_cast<float>(i) - 3.0f;  // exact in half precision too
+    f16[i] = fp32_to_fp16(f32[i]);
+  }
+  for (const KvType type : {KvType::F32, KvType::F16}) {
+    std::vector<float> out(kRows * kOutStride, -99.0f);
+    const void* src = type == KvType::F32 ? static_cast<const void*>(f32.data()) : f16.data();
+    kv_rows_to_f32(type, src, kSrcStride, kRows, kCols, out.data(), kOutStride);
+    for (int64_t r = 0; r < kRows; ++r)
+      for (size_t c = 0; c < kOutStride; ++c) {
+        const float want = static_cast<int64_t>(c) < kCols ? f32[static_cast<size_t>(r) * kSrcStride + c] : -99.0f;
+        EXPECT_EQ(out[static_cast<size_t>(r) * kOutStride + c], want) << kv_type_name(type) << " row " << r << " col " << c;
+      }
+  }
+}
+
 TEST(KvCache, F16RoundsToHalfPrecision) {
   KvCache kv(4, {{2, 2}}, KvType::F16);
   const float k[2] = {1.0f / 3.0f, 1000.123f};

@@ -131,10 +131,11 @@ class SegmentAttention final : public BatchAttention {
     const int64_t bs = kv_.block_size();
     if (n_pos < 0 || n_pos > seg.seq->n_past + seg.n_tokens)
       fail("batch attention: {} positions of a sequence that holds {}", n_pos, seg.seq->n_past + seg.n_tokens);
+    if (col < 0 || n_cols < 0 || col + n_cols > kv_.shape(layer).k_width)
+      fail("batch attention: key columns {}+{} out of range", col, n_cols);
     for (int64_t p0 = 0; p0 < n_pos; p0 += bs) {
       const int64_t rows = std::min(bs, n_pos - p0);
       const KvRows r = kv_.block_rows(layer, seg.seq->blocks[static_cast<size_t>(p0 / bs)], col, 0, p0, rows);
-      if (col + n_cols > static_cast<int64_t>(r.k_stride)) fail("batch attention: key columns {}+{} out of range", col, n_cols);
       kv_rows_to_f32(r.type, r.k, r.k_stride, rows, n_cols, out + p0 * n_cols, static_cast<size_t>(n_cols));
     }
   }

@@ -220,13 +220,14 @@ void run_bench(const BenchArgs& a) {
       // the means over the repetitions.
       const std::vector<double>& probes = prefill ? peak_samples : bw_samples;
       const double units_per_token = prefill ? ops_per_token : bytes_per_token;
+      const auto bound_around = [&](const std::vector<double>& samples, size_t r) {
+        return 0.5 * (samples[r] + samples[r + 1]) * 1e9 / units_per_token;
+      };
       std::vector<double> bounds, fractions, sustained_fractions;
       for (size_t r = 0; r < s.tokens_per_second.size(); ++r) {
-        bounds.push_back(0.5 * (probes[r] + probes[r + 1]) * 1e9 / units_per_token);
+        bounds.push_back(bound_around(probes, r));
         fractions.push_back(s.tokens_per_second[r] / bounds.back());
-        if (!prefill)
-          sustained_fractions.push_back(s.tokens_per_second[r] * bytes_per_token / 1e9 /
-                                        (0.5 * (bw_mean_samples[r] + bw_mean_samples[r + 1])));
+        if (!prefill) sustained_fractions.push_back(s.tokens_per_second[r] / bound_around(bw_mean_samples, r));
       }
       const double bound = bench::BenchSamples::mean_of(bounds);
       const double fraction = bench::BenchSamples::mean_of(fractions);

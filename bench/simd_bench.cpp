@@ -15,7 +15,7 @@
 //   pool_hot/<format>/threads:N: matvec on a cache-resident 1024 x 4096 matrix: compute-bound,
 //     so threads:2 / threads:1 is the pool's parallel speed-up.
 //   pool_dispatch/threads:N: an empty parallel_for, wall time (the pool's wake-up + join).
-//   pool_read/threads:N: the probe's plain read loop over pool_matvec/q4_0's buffers and row
+//   pool_read/threads:N: the probe's read loop (plain loads) over pool_matvec/q4_0's buffers and row
 //     split: on a shared host, run it with --benchmark_repetitions=12
 //     --benchmark_enable_random_interleaving=true next to pool_matvec to compare the kernels
 //     with what the memory delivered in the same minutes (bw_frac's probe ran once, at start).
@@ -146,11 +146,11 @@ void bm_matmul(benchmark::State& state, const k::KernelSet* ks, TensorType t) {
 void bm_read(benchmark::State& state) {
   constexpr size_t kBuffer = size_t{8} << 20;
   constexpr size_t kCopies = 48;  // 384 MiB
-  std::vector<uint64_t> buf(kBuffer / 8 * kCopies, 1);
+  std::vector<uint8_t> buf(kBuffer * kCopies, 1);
   size_t c = 0;
   uint64_t sink = 0;
   for (auto _ : state) {
-    sink += k::sum_words(buf.data() + kBuffer / 8 * c, kBuffer / 8);
+    sink += k::read_sum(buf.data() + kBuffer * c, kBuffer);
     benchmark::DoNotOptimize(sink);
     c = (c + 1) % kCopies;
   }
@@ -257,8 +257,7 @@ void bm_pool_read(benchmark::State& state, int threads) {
     const uint8_t* wc = w.data() + matrix * c;
     timed_split(state, pool, kRows, [&](int64_t r0, int64_t r1) {
       sinks[static_cast<size_t>(r0 * threads / kRows)] +=
-          k::sum_words(reinterpret_cast<const uint64_t*>(wc + stride * static_cast<size_t>(r0)),
-                       stride * static_cast<size_t>(r1 - r0) / 8);
+          k::read_sum(wc + stride * static_cast<size_t>(r0), stride * static_cast<size_t>(r1 - r0) / 256 * 256);
     });
     benchmark::DoNotOptimize(sinks.data());
     c = (c + 1) % copies;

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -20,6 +21,7 @@
 #include "gguf/gguf_file.h"
 #include "kernels/simd/cpu_features.h"
 #include "kernels/simd/kernels.h"
+#include "kernels/simd/stream_tuning.h"
 
 namespace edgellm::cli {
 namespace {
@@ -202,6 +204,7 @@ void print_cpu(bool json) {
     doc["best_isa"] = best;
     doc["usable_isas"] = usable;
     doc["edgellm_isa"] = forced != nullptr ? Json(forced) : Json(nullptr);
+    doc["decode_streaming"] = std::string(kernels::stream_tuning().name);
     fmt::print("{}\n", doc.dump(2));
     return;
   }
@@ -209,6 +212,11 @@ void print_cpu(bool json) {
   fmt::print("best level for this CPU: {}\n", best);
   fmt::print("EDGELLM_ISA: {} (possible values here: {})\n", forced != nullptr && *forced ? forced : "unset",
              fmt::join(usable, ", "));
+  std::vector<std::string_view> tunings;
+  for (const auto& t : kernels::stream_tunings()) tunings.push_back(t.name);
+  const char* tuning = std::getenv("EDGELLM_STREAM_TUNING");
+  fmt::print("EDGELLM_STREAM_TUNING: {} (decode prefetch tuning; possible values: {})\n",
+             tuning != nullptr && *tuning ? tuning : "unset", fmt::join(tunings, ", "));
 }
 
 }  // namespace

@@ -19,6 +19,8 @@ struct CpuFeatures {
   bool avx512dq = false;
   bool avx512vnni = false;
   bool avx512bf16 = false;
+  bool amd = false;     // vendor "AuthenticAMD"
+  int x86_family = 0;   // CPUID display family (0x19: Zen 3/4, 0x1a: Zen 5), for stream_tuning.h
   // aarch64
   bool asimd = false;    // Advanced SIMD (always present on aarch64 Linux)
   bool dotprod = false;  // SDOT/UDOT (ARMv8.2 optional, v8.4 mandatory)

@@ -51,7 +51,11 @@ CpuFeatures probe_cpu() {
   CpuFeatures f;
   const uint32_t max_leaf = cpuid(0, 0).eax;
   if (max_leaf < 1) return f;
+  const Regs l0 = cpuid(0, 0);
+  f.amd = l0.ebx == 0x68747541u && l0.edx == 0x69746e65u && l0.ecx == 0x444d4163u;  // "AuthenticAMD"
   const Regs l1 = cpuid(1, 0);
+  const int base_family = static_cast<int>((l1.eax >> 8) & 0xfu);
+  f.x86_family = base_family == 0xf ? base_family + static_cast<int>((l1.eax >> 20) & 0xffu) : base_family;
   f.sse42 = bit(l1.ecx, 20);
   const bool osxsave = bit(l1.ecx, 27);
   // The OS must save XMM+YMM state (XCR0 bits 1,2) for AVX, and opmask+ZMM (bits 5,6,7) too for

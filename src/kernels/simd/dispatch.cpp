@@ -7,6 +7,7 @@
 #include "kernels/simd/cpu_features.h"
 #include "kernels/simd/isa_sets.h"
 #include "kernels/simd/kernels.h"
+#include "kernels/simd/stream_tuning.h"
 
 namespace edgellm::kernels {
 namespace {
@@ -38,6 +39,7 @@ Registry build_registry() {
     if (!set.f16_to_f32) set.f16_to_f32 = scalar.f16_to_f32;
     if (!set.swiglu) set.swiglu = scalar.swiglu;
     if (!set.int8_peak_probe) set.int8_peak_probe = scalar.int8_peak_probe;
+    if (!set.read_probe) set.read_probe = scalar.read_probe;
     reg.sets[static_cast<int>(entry.isa)] = set;
     reg.best = entry.isa;
   }
@@ -224,6 +226,8 @@ std::string describe() {
   }
   out += "\nactive: ";
   out += isa_name(active().isa);
+  out += "\ndecode streaming: ";
+  out += stream_tuning().name;
   return out;
 }
 

@@ -96,6 +96,9 @@ struct KernelSet {
   // register-resident data and returns the number of int8 operations (2 per multiply-add);
   // roofline.h times it for the peak.
   uint64_t (*int8_peak_probe)(int64_t iters) = nullptr;
+  // The read-bandwidth probe's loop (roofline.h): sums `bytes` (a multiple of 256) of p with the
+  // level's widest loads; l2_ahead > 0 also prefetches that far ahead into L2.
+  uint64_t (*read_probe)(const uint8_t* p, size_t bytes, size_t l2_ahead) = nullptr;
 
   // formats[format_index(weight_type)].batch_invariant; false for unsupported types. A batched
   // caller (the server) can skip padding token counts when this is true.

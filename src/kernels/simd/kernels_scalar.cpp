@@ -251,6 +251,20 @@ uint64_t scalar_int8_probe(int64_t iters) {
   return static_cast<uint64_t>(iters) * 16 * 2;
 }
 
+// The read-bandwidth probe's loop (kernels.h): 64-bit words, eight independent accumulators.
+uint64_t scalar_read_probe(const uint8_t* p, size_t bytes, size_t l2_ahead) {
+  uint64_t a[8] = {};
+  for (size_t i = 0; i < bytes; i += 64) {
+    if (l2_ahead != 0) __builtin_prefetch(p + i + l2_ahead, 0, 2);
+    for (int k = 0; k < 8; ++k) {
+      uint64_t word;
+      std::memcpy(&word, p + i + 8 * k, 8);
+      a[k] += word;
+    }
+  }
+  return a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
+}
+
 }  // namespace
 
 KernelSet make_scalar_set() {
@@ -276,6 +290,7 @@ KernelSet make_scalar_set() {
   ks.f16_to_f32 = &f16_row_to_f32;
   ks.swiglu = &swiglu_reference;
   ks.int8_peak_probe = &scalar_int8_probe;
+  ks.read_probe = &scalar_read_probe;
   return ks;
 }
 

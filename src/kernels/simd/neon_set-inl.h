@@ -30,6 +30,20 @@ uint64_t int8_peak_probe(int64_t iters) {
   return static_cast<uint64_t>(iters) * 8 * 16 * 2;
 }
 
+// The read-bandwidth probe's loop (kernels.h): `bytes` (a multiple of 256) summed as 64-bit
+// lanes of 128-bit loads, four independent accumulators, optionally prefetching l2_ahead bytes
+// ahead.
+uint64_t read_probe(const uint8_t* p, size_t bytes, size_t l2_ahead) {
+  uint64x2_t a[4] = {vdupq_n_u64(0), vdupq_n_u64(0), vdupq_n_u64(0), vdupq_n_u64(0)};
+  for (size_t i = 0; i < bytes; i += 256) {
+    if (l2_ahead != 0)
+      for (size_t o = 0; o < 256; o += 64) __builtin_prefetch(p + i + l2_ahead + o, 0, 2);
+    for (int k = 0; k < 16; ++k)
+      a[k % 4] = vaddq_u64(a[k % 4], vld1q_u64(reinterpret_cast<const uint64_t*>(p + i + 16 * k)));
+  }
+  return vaddvq_u64(vaddq_u64(vaddq_u64(a[0], a[1]), vaddq_u64(a[2], a[3])));
+}
+
 template <class D>
 KernelSet make_set() {
   using detail::format_kernels;
@@ -54,6 +68,7 @@ KernelSet make_set() {
   ks.f16_to_f32 = &f16_to_f32;
   ks.swiglu = &swiglu;
   ks.int8_peak_probe = &int8_peak_probe<D>;
+  ks.read_probe = &read_probe;
   return ks;
 }
 

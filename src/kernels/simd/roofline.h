@@ -9,7 +9,7 @@
 namespace edgellm::kernels {
 
 // STREAM-style read bandwidth in GB/s (1e9 bytes/s): `threads` threads each sum their slice of
-// a buffer much larger than the last-level cache; best of a few passes. Timed in per-thread CPU
+// a buffer much larger than the last-level cache (read_sum); best of a few passes. Timed in per-thread CPU
 // time (robust to a loaded machine; equal to wall time on an idle one).
 double measure_read_bandwidth(int threads);
 
@@ -23,9 +23,11 @@ struct ReadBandwidth {
 };
 ReadBandwidth measure_read_bandwidth_passes(int threads);
 
-// The probe's read loop: the sum of n 64-bit words, with independent accumulators so that it is
-// bound by the loads (for benchmarks that compare kernels with plain reads of the same data).
-uint64_t sum_words(const uint64_t* p, size_t n);
+// The probe's read loop: sums `bytes` of p (a multiple of 256) with active()'s widest vector
+// loads (a loop of 64-bit loads reads ~0.55 of what zmm loads do on one Zen 5 core), and with
+// l2_ahead > 0 prefetches that far ahead into L2 too. For benchmarks that compare kernels with
+// plain reads of the same data.
+uint64_t read_sum(const uint8_t* p, size_t bytes, size_t l2_ahead = 0);
 
 // int8 multiply-add throughput in GOP/s (2 ops per multiply-add) of active()'s int8 probe
 // (vpdpbusd on AVX-512 VNNI, vpmaddubsw on AVX2, sdot on NEON dotprod), `threads` threads.

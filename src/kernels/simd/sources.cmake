@@ -10,7 +10,7 @@ function(edgellm_simd_sources target)
   set(d ${EDGELLM_SIMD_DIR})
   target_sources(${target} PRIVATE
     ${d}/cpu_features.cpp ${d}/dispatch.cpp ${d}/kernels_scalar.cpp ${d}/quantize_ref.cpp
-    ${d}/roofline.cpp)
+    ${d}/roofline.cpp ${d}/stream_tuning.cpp)
   string(TOLOWER "${CMAKE_SYSTEM_PROCESSOR}" cpu)
   if(cpu MATCHES "^(x86_64|amd64|x64)$")
     set(avx2 -mavx2 -mfma -mf16c)

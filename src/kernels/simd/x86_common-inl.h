@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "kernels/simd/formats.h"
+#include "kernels/simd/stream_tuning.h"
 
 namespace edgellm::kernels::x86 {
 namespace {
@@ -45,20 +46,24 @@ inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const
 // How many tiles ahead the weight rows are prefetched (2: measured best; 4 was no better).
 inline constexpr size_t kAheadTiles = 2;
 
-// kHint: _MM_HINT_T1 (into L2, the default above) or _MM_HINT_NTA (kDecodeL1AheadBytes).
+// kHint: _MM_HINT_T1 (into L2, the default above) or _MM_HINT_NTA (DecodeStream::l1_ahead).
 template <auto kHint = _MM_HINT_T1>
 inline void prefetch_span(const uint8_t* row, size_t begin, size_t end, size_t ahead) {
   for (size_t o = (begin + 63) & ~size_t{63}; o < end; o += 64)
     _mm_prefetch(reinterpret_cast<const char*>(row + ahead + o), kHint);
 }
 
-// Decode of a panel (one token, panel_layout.h) also pulls the next cache line into L1 with the
-// NTA hint before its demand load. A panel wider than ~2048 columns is bigger than L1, so
-// between two uses of a block's activations (one panel apart) the weight stream's demand loads
-// evict them, and each reload waits behind the weight misses; lines fetched with NTA are the
-// first to go, so the activations stay. One line ahead was best: 128 bytes a little slower, 256
-// slower still, 512 and more slower than none (the lines are evicted again before their use).
-inline constexpr size_t kDecodeL1AheadBytes = 64;
+// How a one-token (decode) call against the panels prefetches, from the CPU's stream_tuning():
+// the L2 prefetch ahead of its reads, and optionally the next line pulled into L1 with the NTA
+// hint right before its demand load. Why NTA can help (measured on Zen 4): a panel wider than
+// ~2048 columns is bigger than a 32 KiB L1, so between two uses of a block's activations (one
+// panel apart) the weight stream's demand loads evict them, and each reload waits behind the
+// weight misses; lines fetched with NTA are the first to go, so the activations stay. One line
+// ahead was best there: 128 bytes a little slower, 512 and more slower than none.
+struct DecodeStream {
+  size_t l2_ahead = 0;  // bytes, 0: none
+  size_t l1_ahead = 0;  // bytes, 0: none
+};
 
 inline void f16_to_f32(const uint16_t* in, float* out, int64_t n) {
   int64_t i = 0;

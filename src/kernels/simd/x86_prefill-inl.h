@@ -220,22 +220,24 @@ void matmul_panels(const uint8_t* w, size_t row_stride, int64_t row_begin, int64
   }
 }
 
-// How far ahead of its reads the first token group of a panel prefetches the weight stream
-// into L2, in panel blocks per token of the group: the more tokens, the longer a block takes,
-// the further ahead the stream must be requested. Measured on Zen 4 (quiet machine, whole-model
-// decode, A/B in alternation): 4 blocks a token (1152 B for Q4_0, 2176 B for Q8_0) beat a fixed
-// 2 KB by ~5% for Q4_0 (Qwen2-0.5B 1 thread 64-70 vs 58-65 t/s) and matched it for Q8_0
-// (1 KB was 3% slower there); 4 and 8 KB were 5-20% slower than 2 KB, no prefetch slower still.
+// How far ahead of its reads the first group of 2-4 tokens of a panel prefetches the weight
+// stream into L2, in panel blocks per token of the group: the more tokens, the longer a block
+// takes, the further ahead the stream must be requested. Measured on Zen 4 (quiet machine,
+// A/B in alternation): 4 blocks a token (1152 B for Q4_0, 2176 B for Q8_0) beat a fixed 2 KB by
+// ~5% for Q4_0 and matched it for Q8_0; 4 and 8 KB were 5-20% slower than 2 KB, no prefetch
+// slower still. One-token calls (decode) take theirs from stream_tuning() (decode_stream).
 constexpr size_t kPanelPrefetchBlocks = 4;
 template <TensorType kType>
 constexpr size_t kPanelPrefetchBytes = kPanelPrefetchBlocks * kPackedBlockBytes<kType>;
 
-// Decode (one token) of Q4_0 and Q8_0 panels keeps its activations in L1 (kDecodeL1AheadBytes).
-// Measured (Zen 4, alternating A/B runs of `edgellm bench -p 0 -n 64 -t 1`, fraction of the read
-// bound): Llama-3.2-1B Q8_0 0.81-0.83 -> 0.97-0.98, Q4_0 0.87-0.88 -> 0.91-0.92. Q5_0 is
-// unmeasured and does without.
+// The prefetches of a one-token call against Q4_0 / Q5_0 / Q8_0 panels. Q5_0 does without the
+// NTA line (unmeasured).
 template <TensorType kType>
-constexpr size_t kPanelL1AheadBytes = kType == kQ4_0 || kType == kQ8_0 ? kDecodeL1AheadBytes : 0;
+DecodeStream decode_stream() {
+  const StreamTuning& tuning = stream_tuning();
+  return {.l2_ahead = tuning.legacy_l2_ahead_blocks * kPackedBlockBytes<kType>,
+          .l1_ahead = kType == kQ5_0 ? 0 : tuning.legacy_l1_nta_bytes};
+}
 
 // The 8 vectors of unsigned weights of one panel block (dword r of vector j: elements
 // 4j..4j+3 of row r) and its 16 scales.
@@ -291,7 +293,7 @@ struct DirectPanel {
   const float* dx[T];      // per block
   const int32_t* seed[T];  // per block
   size_t ahead = 0;        // prefetch distance, 0 for none
-  size_t l1_ahead = 0;     // NTA prefetch distance (kPanelL1AheadBytes), 0 for none
+  size_t l1_ahead = 0;     // NTA prefetch distance (DecodeStream), 0 for none
 
   template <int K>
   inline void block(const uint8_t* panel, int64_t b) {
@@ -345,13 +347,20 @@ struct DirectPanel {
 };
 
 // Tokens [t0, t0 + T) of the call against one panel. Only the first group of a panel-layout
-// panel prefetches: the later ones find it in cache (as an expanded one always does).
+// panel prefetches: the later ones find it in cache (as an expanded one always does). A call of
+// one token prefetches as `decode` says.
 template <TensorType kType, int T, bool kExpanded>
 void direct_tokens(const uint8_t* panel, int64_t nb, const uint8_t* xq, size_t xs, const ScratchBuffers& s,
-                   int64_t t0, float* y, size_t ys) {
+                   const DecodeStream& decode, int64_t t0, float* y, size_t ys) {
   DirectPanel<kType, T, kExpanded> k;
-  if (t0 == 0 && !kExpanded) k.ahead = kPanelPrefetchBytes<kType> * T;
-  if (T == 1 && t0 == 0 && !kExpanded) k.l1_ahead = kPanelL1AheadBytes<kType>;
+  if (t0 == 0 && !kExpanded) {
+    if constexpr (T == 1) {
+      k.ahead = decode.l2_ahead;
+      k.l1_ahead = decode.l1_ahead;
+    } else {
+      k.ahead = kPanelPrefetchBytes<kType> * T;
+    }
+  }
   for (int t = 0; t < T; ++t) {
     k.x[t] = xq + (t0 + t) * xs;
     k.dx[t] = s.dx.data() + (t0 + t) * nb;
@@ -363,14 +372,14 @@ void direct_tokens(const uint8_t* panel, int64_t nb, const uint8_t* xq, size_t x
 // Every token of the call against one panel: 4 at a time, then 2, 1.
 template <TensorType kType, bool kExpanded>
 void direct_all_tokens(const uint8_t* panel, int64_t nb, const uint8_t* xq, size_t xs, const ScratchBuffers& s,
-                       int64_t n_tokens, float* y, size_t ys) {
+                       const DecodeStream& decode, int64_t n_tokens, float* y, size_t ys) {
   int64_t t = 0;
-  for (; t + 4 <= n_tokens; t += 4) direct_tokens<kType, 4, kExpanded>(panel, nb, xq, xs, s, t, y, ys);
+  for (; t + 4 <= n_tokens; t += 4) direct_tokens<kType, 4, kExpanded>(panel, nb, xq, xs, s, decode, t, y, ys);
   if (n_tokens - t >= 2) {
-    direct_tokens<kType, 2, kExpanded>(panel, nb, xq, xs, s, t, y, ys);
+    direct_tokens<kType, 2, kExpanded>(panel, nb, xq, xs, s, decode, t, y, ys);
     t += 2;
   }
-  if (t < n_tokens) direct_tokens<kType, 1, kExpanded>(panel, nb, xq, xs, s, t, y, ys);
+  if (t < n_tokens) direct_tokens<kType, 1, kExpanded>(panel, nb, xq, xs, s, decode, t, y, ys);
 }
 
 // From kMinExpandTokens tokens a Q5_0 call expands each panel once and its token groups read
@@ -399,16 +408,17 @@ void matmul_packed(const uint8_t* w, size_t row_stride, int64_t row_begin, int64
     s.reserve_tokens(nb, n_tokens);
   }
   token_constants<kType>(x, xq_stride, n_tokens, nb, s.dx.data(), s.seed.data());
+  const DecodeStream decode = decode_stream<kType>();
   for (int64_t r = row_begin; r < row_end; r += kPanelRows) {
     const uint8_t* panel = w + r * row_stride;
     if constexpr (kExpandsPanels<kType>) {
       if (expand) {
         scratch_from_panel<kType>(panel, nb, s.panel.data());
-        direct_all_tokens<kType, true>(s.panel.data(), nb, x, xq_stride, s, n_tokens, y + r, y_stride);
+        direct_all_tokens<kType, true>(s.panel.data(), nb, x, xq_stride, s, decode, n_tokens, y + r, y_stride);
         continue;
       }
     }
-    direct_all_tokens<kType, false>(panel, nb, x, xq_stride, s, n_tokens, y + r, y_stride);
+    direct_all_tokens<kType, false>(panel, nb, x, xq_stride, s, decode, n_tokens, y + r, y_stride);
   }
 }
 

@@ -68,11 +68,8 @@ inline void q4k_token_consts(const uint8_t* xq, size_t xs, int64_t n_tokens, int
 
 // How far ahead the first token group of a panel prefetches the weight stream into L2, in
 // calls of 4 tokens or more: 16 super-blocks (36 KB), whatever the group size (prefill is
-// compute-bound; 4 tokens x 36 KB would only crowd L2). Calls of 1-3 tokens (decode) do not
-// prefetch: on huge pages the hardware prefetcher streams the panels alone, and these
-// prefetches cost it (llama-1b Q4_K_M, 1 thread, quiet, 2 alternating rounds: decode 0.78-0.79
-// of the read bound without, 0.65-0.69 with 2-48 super-blocks ahead; pp128 0.83 without,
-// 0.86 with 16). On 4 KiB pages decode had preferred 16 super-blocks (0.83 vs 0.77 at 4).
+// compute-bound; 4 tokens x 36 KB would only crowd L2; pp128 0.83 without, 0.86 with 16).
+// Calls of 2-3 tokens do not prefetch, one-token calls (decode) as stream_tuning() says.
 constexpr size_t kQ4KPrefetchBytes = 16 * kQ4KPanelBlock;
 
 // T <= 4 tokens against one panel, reading each super-block once.
@@ -82,7 +79,7 @@ struct Q4KPanel {
   const uint8_t* x[T];        // token rows (Q8_K blocks)
   const Q4KTokenConst* k[T];  // per super-block
   size_t ahead = 0;           // prefetch distance, 0 for none
-  size_t l1_ahead = 0;        // NTA prefetch distance for decode (kDecodeL1AheadBytes), 0 for none
+  size_t l1_ahead = 0;        // NTA prefetch distance for decode (DecodeStream), 0 for none
 
   inline void block(const uint8_t* panel, int64_t b) {
     const uint8_t* pb = panel + static_cast<size_t>(b) * kQ4KPanelBlock;
@@ -167,14 +164,16 @@ struct Q4KPanel {
 };
 
 // Tokens [t0, t0 + T) against one panel. Only the first group prefetches (when `prefetch`): the
-// later ones find the panel in cache.
+// later ones find the panel in cache. A call of one token prefetches as `decode` says.
 template <int T>
 void q4k_panel_tokens(const uint8_t* panel, int64_t nb, const uint8_t* xq, size_t xs, const Q4KTokenConst* consts,
-                      int64_t t0, float* y, size_t ys, bool prefetch) {
+                      int64_t t0, float* y, size_t ys, bool prefetch, const DecodeStream& decode) {
   Q4KPanel<T> k;
   if (t0 == 0 && prefetch) k.ahead = kQ4KPrefetchBytes;
-  // Llama-3.2-1B Q4_K_M, 1 thread, alternating A/B: 0.76-0.82 -> 0.83-0.89 of the read bound.
-  if (T == 1 && t0 == 0) k.l1_ahead = kDecodeL1AheadBytes;
+  if (T == 1 && t0 == 0) {
+    k.ahead = decode.l2_ahead;
+    k.l1_ahead = decode.l1_ahead;
+  }
   for (int t = 0; t < T; ++t) {
     k.x[t] = xq + static_cast<size_t>(t0 + t) * xs;
     k.k[t] = consts + (t0 + t) * nb;
@@ -193,15 +192,17 @@ void matmul_q4k_packed(const uint8_t* w, size_t row_stride, int64_t row_begin, i
   q4k_token_consts(x, xq_stride, n_tokens, nb, consts.data());
   const Q4KTokenConst* kc = consts.data();
   const bool prefetch = n_tokens >= 4;
+  const StreamTuning& tuning = stream_tuning();
+  const DecodeStream decode{.l2_ahead = tuning.q4k_l2_ahead_bytes, .l1_ahead = tuning.q4k_l1_nta_bytes};
   for (int64_t r = row_begin; r < row_end; r += kPanelRows) {
     const uint8_t* panel = w + r * row_stride;
     float* yr = y + r;
     int64_t t = 0;
-    for (; t + 4 <= n_tokens; t += 4) q4k_panel_tokens<4>(panel, nb, x, xq_stride, kc, t, yr, y_stride, prefetch);
+    for (; t + 4 <= n_tokens; t += 4) q4k_panel_tokens<4>(panel, nb, x, xq_stride, kc, t, yr, y_stride, prefetch, decode);
     switch (n_tokens - t) {
-      case 3: q4k_panel_tokens<3>(panel, nb, x, xq_stride, kc, t, yr, y_stride, prefetch); break;
-      case 2: q4k_panel_tokens<2>(panel, nb, x, xq_stride, kc, t, yr, y_stride, prefetch); break;
-      case 1: q4k_panel_tokens<1>(panel, nb, x, xq_stride, kc, t, yr, y_stride, prefetch); break;
+      case 3: q4k_panel_tokens<3>(panel, nb, x, xq_stride, kc, t, yr, y_stride, prefetch, decode); break;
+      case 2: q4k_panel_tokens<2>(panel, nb, x, xq_stride, kc, t, yr, y_stride, prefetch, decode); break;
+      case 1: q4k_panel_tokens<1>(panel, nb, x, xq_stride, kc, t, yr, y_stride, prefetch, decode); break;
       default: break;
     }
   }

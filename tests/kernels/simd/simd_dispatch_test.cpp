@@ -2,12 +2,19 @@
 // ActiveHonoursEnvironment case also runs as separate ctest entries with EDGELLM_ISA set).
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "kernels/simd/cpu_features.h"
 #include "kernels/simd/isa_sets.h"
 #include "kernels/simd/roofline.h"
+#include "kernels/simd/stream_tuning.h"
 #include "simd_test_util.h"
 
 namespace edgellm::kernels::test {
@@ -82,6 +89,69 @@ TEST(SimdDispatch, EveryLevelFillsEveryEntry) {
 TEST(SimdDispatch, RooflineArgumentsAreChecked) {
   EXPECT_THROW(measure_read_bandwidth(0), Error);
   EXPECT_THROW(measure_int8_peak(0), Error);
+  std::vector<uint8_t> bytes(300);
+  EXPECT_THROW(read_sum(bytes.data(), 300), Error);  // not whole 256-byte steps
+}
+
+// The read probe must read every byte it is given, whatever the level and prefetch distance:
+// its sum of 64-bit words equals a plain one (fails when a load or a step is skipped).
+TEST(SimdDispatch, ReadProbeSumsEveryWord) {
+  constexpr size_t kBytes = 64 * 1024;
+  std::vector<uint8_t> buffer(kBytes + 8192);  // the prefetches may run past the end
+  std::mt19937_64 rng(7);
+  for (size_t i = 0; i < kBytes; i += 8) {
+    const uint64_t word = rng();
+    std::memcpy(buffer.data() + i, &word, 8);
+  }
+  for (size_t n : {size_t{256}, size_t{4096 + 256}, kBytes}) {
+    uint64_t want = 0;
+    for (size_t i = 0; i < n; i += 8) {
+      uint64_t word;
+      std::memcpy(&word, buffer.data() + i, 8);
+      want += word;
+    }
+    for (const KernelSet* ks : usable_sets())
+      for (size_t ahead : {size_t{0}, size_t{4096}})
+        EXPECT_EQ(ks->read_probe(buffer.data(), n, ahead), want) << isa_name(ks->isa) << " " << n << " " << ahead;
+  }
+}
+
+// The int8 probe counts what it ran: linear in the iterations, and on AVX-512 VNNI the zmm
+// form (12 chains x 64 multiply-adds x 2 per iteration), whose throughput doubles the ymm one
+// on Zen 5.
+TEST(SimdDispatch, Int8ProbeCountsTheWidestForm) {
+  for (const KernelSet* ks : usable_sets()) {
+    EXPECT_EQ(ks->int8_peak_probe(2000), 2 * ks->int8_peak_probe(1000)) << isa_name(ks->isa);
+    if (ks->isa == Isa::Avx512Vnni) {
+      EXPECT_EQ(ks->int8_peak_probe(1), 12u * 64 * 2);
+    }
+  }
+}
+
+CpuFeatures amd_family(int family) {
+  CpuFeatures f;
+  f.amd = true;
+  f.x86_family = family;
+  return f;
+}
+
+TEST(StreamTuning, ChosenFromTheCpuOrByName) {
+  EXPECT_EQ(select_stream_tuning(amd_family(0x1a), "").name, "zen5");
+  EXPECT_EQ(select_stream_tuning(amd_family(0x19), "").name, "default");  // Zen 3 / Zen 4
+  CpuFeatures intel;
+  intel.x86_family = 6;
+  EXPECT_EQ(select_stream_tuning(intel, "").name, "default");
+  EXPECT_EQ(select_stream_tuning(CpuFeatures{}, "").name, "default");  // aarch64, unknown
+  EXPECT_EQ(select_stream_tuning(amd_family(0x1a), "default").name, "default");
+  EXPECT_EQ(select_stream_tuning(amd_family(0x19), "zen5").name, "zen5");
+  EXPECT_THROW(select_stream_tuning(amd_family(0x1a), "zen9"), Error);
+  ASSERT_GE(stream_tunings().size(), 2u);
+  EXPECT_EQ(stream_tunings()[0].name, "default");
+  const char* env = std::getenv("EDGELLM_STREAM_TUNING");
+  const std::string_view want = env != nullptr && *env != '\0' ? std::string_view(env)
+                                                                : select_stream_tuning(cpu_features(), "").name;
+  EXPECT_EQ(stream_tuning().name, want);
+  EXPECT_NE(describe().find("decode streaming: " + std::string(want)), std::string::npos) << describe();
 }
 
 }  // namespace

@@ -75,7 +75,7 @@ void run_row_segments(std::span<const RowSegment> segments, ThreadPool& pool) {
   }
   offsets[segments.size()] = total;
   const auto min_chunk = static_cast<int64_t>(kMinChunkBytes / widest_row);
-  pool.parallel_for_dynamic(total, kRowGrain, min_chunk, [&](int64_t begin, int64_t end) {
+  pool.parallel_for_stealing(total, kRowGrain, min_chunk, [&](int64_t begin, int64_t end) {
     for (size_t i = 0; i < segments.size(); ++i) {
       const int64_t b = std::max(begin, offsets[i]) - offsets[i];
       const int64_t e = std::min({end, offsets[i + 1], offsets[i] + segments[i].rows}) - offsets[i];

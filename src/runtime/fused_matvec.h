@@ -5,7 +5,8 @@
 // up: with one matmul() each, that is eight dispatches per layer, each ending with the threads
 // waiting for the slowest one, and the work between them (biases, SwiGLU, residual adds) runs
 // on one thread. Here the input is quantized once per activation format, the rows of all the
-// matrices of a step form one parallel loop with chunks handed out on demand, and row-wise
+// matrices of a step form one parallel loop (each thread its own share first, then taking over
+// the rest of a slower one: ThreadPool::parallel_for_stealing), and row-wise
 // follow-up work runs inside the chunk that produced the rows.
 //
 // Numerics equal kernels::matmul() for one token: the same quantization of x, the same kernel

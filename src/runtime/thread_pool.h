@@ -13,10 +13,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <functional>  // not used here; kept for files that relied on it (source compatibility)
 #include <mutex>
 #include <thread>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace edgellm::runtime {
@@ -87,6 +89,73 @@ class ThreadPool {
         if (next.compare_exchange_weak(begin, end, std::memory_order_relaxed)) {
           body(begin, end);
           begin = next.load(std::memory_order_relaxed);
+        }
+      }
+    });
+  }
+
+  // Like parallel_for_dynamic (every index once, chunk boundaries multiples of `grain`, chunks of
+  // at least min_chunk except one that ends at n, a slowed-down thread ends up with fewer rows),
+  // but each thread first works through its own contiguous share, front to back (a quarter of
+  // what is left at a time), and only then takes chunks from the back of the others' shares
+  // (half of what is left there). In the balanced case no cache line is shared between the
+  // threads' chunk claims and each thread's chunks are adjacent, so a weight stream that
+  // prefetches past the end of one chunk has prefetched its next. Measured on 2-thread decode
+  // (Qwen2.5-0.5B Q4_0, steady ~80 GB/s minute): matmuls of 3.7 MB stream at 64 instead of 59
+  // GB/s, of 0.5 MB at 46 instead of 40.
+  template <class Body>
+  void parallel_for_stealing(int64_t n, int64_t grain, int64_t min_chunk, Body&& body) {
+    if (n <= 0) return;
+    if (grain < 1) grain = 1;
+    const int64_t n_grains = (n + grain - 1) / grain;
+    const int64_t min_grains = std::max<int64_t>(1, (min_chunk + grain - 1) / grain);
+    if (n_threads_ == 1 || n_grains < 2 * min_grains) {
+      body(int64_t{0}, n);
+      return;
+    }
+    if (n_grains > int64_t{0xffffffff}) {  // shares are packed as two 32-bit grain indices
+      parallel_for_dynamic(n, grain, min_chunk, std::forward<Body>(body));
+      return;
+    }
+    struct alignas(64) Share {
+      std::atomic<uint64_t> span;  // front (low 32 bits) and back (high 32 bits), in grains
+    };
+    constexpr int kInlineShares = 8;
+    Share inline_shares[kInlineShares];
+    std::unique_ptr<Share[]> heap_shares;
+    Share* shares = inline_shares;
+    if (n_threads_ > kInlineShares) {
+      heap_shares = std::make_unique<Share[]>(static_cast<size_t>(n_threads_));
+      shares = heap_shares.get();
+    }
+    const auto pack = [](int64_t front, int64_t back) {
+      return static_cast<uint64_t>(front) | (static_cast<uint64_t>(back) << 32);
+    };
+    // Shares of at least min_grains each; threads past the last one only take over work.
+    const int64_t n_shares = std::min<int64_t>(n_threads_, n_grains / min_grains);
+    for (int64_t i = 0; i < n_threads_; ++i) {
+      const int64_t lo = i < n_shares ? n_grains * i / n_shares : n_grains;
+      const int64_t hi = i < n_shares ? n_grains * (i + 1) / n_shares : n_grains;
+      shares[i].span.store(pack(lo, hi), std::memory_order_relaxed);
+    }
+    // A claim never leaves less than min_grains behind it: below twice that, it takes all.
+    const auto claim = [min_grains](int64_t left, int64_t divisor) {
+      return left < 2 * min_grains ? left : std::max(left / divisor, min_grains);
+    };
+    run([&](int index, int count) {
+      for (int k = 0; k < count; ++k) {
+        const bool own = k == 0;
+        std::atomic<uint64_t>& share = shares[(index + k) % count].span;
+        uint64_t cur = share.load(std::memory_order_relaxed);
+        for (;;) {
+          const auto front = static_cast<int64_t>(cur & 0xffffffffu), back = static_cast<int64_t>(cur >> 32);
+          if (front >= back) break;
+          const int64_t take = claim(back - front, own ? 4 : 2);
+          const int64_t g0 = own ? front : back - take, g1 = own ? front + take : back;
+          if (share.compare_exchange_weak(cur, own ? pack(g1, back) : pack(front, g0), std::memory_order_relaxed)) {
+            body(g0 * grain, std::min(n, g1 * grain));
+            cur = share.load(std::memory_order_relaxed);
+          }
         }
       }
     });

@@ -2,11 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -36,14 +39,28 @@ TEST(ThreadPool, ParallelForCoversEveryIndexOnce) {
   }
 }
 
-TEST(ThreadPool, DynamicParallelForCoversEveryIndexOnceInGrainAlignedChunks) {
-  for (int threads : {1, 2, 3, 5}) {
+// parallel_for_dynamic and parallel_for_stealing share one contract.
+enum class Split { Dynamic, Stealing };
+
+template <class Body>
+void split_for(ThreadPool& pool, Split split, int64_t n, int64_t grain, int64_t min_chunk, Body&& body) {
+  if (split == Split::Dynamic) {
+    pool.parallel_for_dynamic(n, grain, min_chunk, body);
+  } else {
+    pool.parallel_for_stealing(n, grain, min_chunk, body);
+  }
+}
+
+class SplitParallelFor : public ::testing::TestWithParam<Split> {};
+
+TEST_P(SplitParallelFor, CoversEveryIndexOnceInGrainAlignedChunks) {
+  for (int threads : {1, 2, 3, 5, 9}) {
     ThreadPool pool(threads);
     for (int64_t n : {0, 1, 7, 64, 1000, 4099}) {
       for (int64_t grain : {1, 4, 16, 33}) {
         for (int64_t min_chunk : {1, 40, 5000}) {
           std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
-          pool.parallel_for_dynamic(n, grain, min_chunk, [&](int64_t b, int64_t e) {
+          split_for(pool, GetParam(), n, grain, min_chunk, [&](int64_t b, int64_t e) {
             ASSERT_LE(0, b);
             ASSERT_LT(b, e);
             ASSERT_LE(e, n);
@@ -63,11 +80,11 @@ TEST(ThreadPool, DynamicParallelForCoversEveryIndexOnceInGrainAlignedChunks) {
 }
 
 // A thread that is held up gets fewer chunks: the others take the rest instead of waiting.
-TEST(ThreadPool, DynamicParallelForLetsFastThreadsTakeOverWork) {
+TEST_P(SplitParallelFor, LetsFastThreadsTakeOverWork) {
   ThreadPool pool(2);
   std::atomic<int64_t> slow_rows{0}, chunks{0};
   const auto caller = std::this_thread::get_id();
-  pool.parallel_for_dynamic(1024, 1, 1, [&](int64_t b, int64_t e) {
+  split_for(pool, GetParam(), 1024, 1, 1, [&](int64_t b, int64_t e) {
     chunks++;
     if (std::this_thread::get_id() == caller) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -77,6 +94,31 @@ TEST(ThreadPool, DynamicParallelForLetsFastThreadsTakeOverWork) {
   EXPECT_GT(chunks.load(), 2);
   EXPECT_LT(slow_rows.load(), 512) << "the slow thread did half the work or more";
 }
+
+// Stealing's point: with nobody held up, each thread's chunks are adjacent (one stream each).
+TEST(ThreadPool, StealingChunksOfAThreadAreAdjacentWhenBalanced) {
+  ThreadPool pool(2);
+  std::mutex m;
+  std::vector<std::pair<int64_t, int64_t>> chunks[2];
+  const auto caller = std::this_thread::get_id();
+  pool.parallel_for_stealing(64 * 1024, 16, 256, [&](int64_t b, int64_t e) {
+    {
+      std::lock_guard<std::mutex> lock(m);
+      chunks[std::this_thread::get_id() == caller ? 0 : 1].emplace_back(b, e);
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));  // both threads busy at once
+  });
+  int adjacent = 0, total = 0;
+  for (auto& c : chunks) {
+    std::sort(c.begin(), c.end());
+    for (size_t i = 1; i < c.size(); ++i, ++total) adjacent += c[i].first == c[i - 1].second;
+  }
+  // Only a steal at the end of one share may break a thread's run.
+  EXPECT_GE(adjacent, total - 2) << adjacent << " of " << total;
+}
+
+INSTANTIATE_TEST_SUITE_P(ThreadPool, SplitParallelFor, ::testing::Values(Split::Dynamic, Split::Stealing),
+                         [](const auto& param_info) { return param_info.param == Split::Dynamic ? "Dynamic" : "Stealing"; });
 
 TEST(ThreadPool, RunCallsEveryThreadAndIsReusable) {
   ThreadPool pool(4);

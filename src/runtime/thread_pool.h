@@ -117,17 +117,7 @@ class ThreadPool {
       parallel_for_dynamic(n, grain, min_chunk, std::forward<Body>(body));
       return;
     }
-    struct alignas(64) Share {
-      std::atomic<uint64_t> span;  // front (low 32 bits) and back (high 32 bits), in grains
-    };
-    constexpr int kInlineShares = 8;
-    Share inline_shares[kInlineShares];
-    std::unique_ptr<Share[]> heap_shares;
-    Share* shares = inline_shares;
-    if (n_threads_ > kInlineShares) {
-      heap_shares = std::make_unique<Share[]>(static_cast<size_t>(n_threads_));
-      shares = heap_shares.get();
-    }
+    StealShare* shares = steal_shares_.get();
     const auto pack = [](int64_t front, int64_t back) {
       return static_cast<uint64_t>(front) | (static_cast<uint64_t>(back) << 32);
     };
@@ -192,6 +182,11 @@ class ThreadPool {
   std::condition_variable wake_cv_;
   std::condition_variable done_cv_;
   std::exception_ptr error_;  // guarded by mutex_
+  // parallel_for_stealing's per-thread shares (one per thread, each on its own cache line).
+  struct alignas(64) StealShare {
+    std::atomic<uint64_t> span{0};  // front (low 32 bits) and back (high 32 bits), in grains
+  };
+  std::unique_ptr<StealShare[]> steal_shares_;
 };
 
 // The per-token steps of a batch (norms, RoPE, SwiGLU, residual adds): body(t0, t1) over

@@ -49,9 +49,9 @@ std::string brand_string() {
 
 CpuFeatures probe_cpu() {
   CpuFeatures f;
-  const uint32_t max_leaf = cpuid(0, 0).eax;
-  if (max_leaf < 1) return f;
   const Regs l0 = cpuid(0, 0);
+  const uint32_t max_leaf = l0.eax;
+  if (max_leaf < 1) return f;
   f.amd = l0.ebx == 0x68747541u && l0.edx == 0x69746e65u && l0.ecx == 0x444d4163u;  // "AuthenticAMD"
   const Regs l1 = cpuid(1, 0);
   const int base_family = static_cast<int>((l1.eax >> 8) & 0xfu);

@@ -97,6 +97,7 @@ ModelCost model_cost(const model::Model& m) {
       elements = elements / static_cast<double>(n_expert) * static_cast<double>(n_used);
     }
     c.weights_per_token += elements;
+    if (t.name == gguf::tensor::kOutput || t.name == gguf::tensor::kTokenEmbedding) c.output_weights += elements;
   }
   const auto dominant = std::max_element(bytes_by_type.begin(), bytes_by_type.end(),
                                          [](const auto& a, const auto& b) { return a.second < b.second; });
@@ -105,6 +106,11 @@ ModelCost model_cost(const model::Model& m) {
     c.float_weights = is_float_type(dominant->first);
   }
   return c;
+}
+
+double prefill_ops_per_token(const ModelCost& cost, int64_t n_tokens) {
+  const double rest = cost.weights_per_token - cost.output_weights;
+  return 2.0 * (rest + cost.output_weights / static_cast<double>(std::max<int64_t>(n_tokens, 1)));
 }
 
 int64_t bench_context_size(const std::vector<BenchTest>& tests) {

@@ -46,10 +46,15 @@ struct BenchSamples {
 struct ModelCost {
   size_t bytes_per_token = 0;      // weight bytes one decode step reads (model/footprint.h)
   double weights_per_token = 0.0;  // weight elements one token multiplies (experts: the used ones)
+  double output_weights = 0.0;     // of those, the output projection's (logits), counted once
   bool float_weights = false;      // most weight bytes are F32/F16/BF16 (FP32 peak applies)
   std::string dominant_type;       // the tensor type holding most weight bytes
 };
 ModelCost model_cost(const model::Model& model);
+
+// Multiply-add ops (2 per weight element) per token of an n-token prompt: a prompt asks for the
+// logits of its last token only, so the output projection's products count once, not n times.
+double prefill_ops_per_token(const ModelCost& cost, int64_t n_tokens);
 
 // Runs `test` `repetitions` times, each on a fresh (reset) context, after one short untimed
 // warm-up. The session's context must hold bench_context_size() positions. Token ids are

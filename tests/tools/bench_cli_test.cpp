@@ -83,7 +83,12 @@ TEST(BenchCli, JsonLinesHaveTheRequiredFields) {
       EXPECT_TRUE(j.at("read_bandwidth_mean_pass_samples_gbps").empty());
       EXPECT_TRUE(j.at("fraction_of_mean_pass_read").is_null());
       ASSERT_EQ(peaks.size(), 3u);
-      const double ops = 2.0 * j.at("weights_per_token").get<double>();
+      // The prompt's logits are its last token's: the output projection counts once in 8 tokens.
+      const double weights = j.at("weights_per_token").get<double>(), output = j.at("output_weights").get<double>();
+      EXPECT_GT(output, 0.0);
+      EXPECT_LT(output, weights);
+      const double ops = j.at("ops_per_token").get<double>();
+      EXPECT_NEAR(ops, 2.0 * (weights - output + output / 8.0), 1e-9 * ops);
       double fraction = 0.0, bound = 0.0;
       for (size_t rep = 0; rep < 2; ++rep) {
         EXPECT_GT(peaks[rep].get<double>(), 0.0);

@@ -213,7 +213,7 @@ void run_bench(const BenchArgs& a) {
       }
       const bench::BenchSamples s = bench::run_bench_test(session, test, a.repetitions, threads, between);
       const double cpu_ts = bench::BenchSamples::mean_of(s.cpu_tokens_per_second);
-      const double ops_per_token = std::max(2.0 * cost.weights_per_token, 1.0);
+      const double ops_per_token = std::max(bench::prefill_ops_per_token(cost, test.n_tokens), 1.0);
       const double bytes_per_token = static_cast<double>(std::max<size_t>(cost.bytes_per_token, 1));
       double bw = b.bandwidth_gbps, sustained_fraction = 0.0;
       // Each repetition against the mean of the two probes around it; bound and fraction are
@@ -263,7 +263,8 @@ void run_bench(const BenchArgs& a) {
                         {"peak_samples_gops", peak_samples},
                         {"int8_peak_gops", b.int8_gops},
                         {"fp32_peak_gflops", b.fp32_gflops}, {"weight_bytes_per_token", cost.bytes_per_token},
-                        {"weights_per_token", cost.weights_per_token}, {"kv_bytes", kv_bytes},
+                        {"weights_per_token", cost.weights_per_token}, {"output_weights", cost.output_weights},
+                        {"ops_per_token", prefill ? Json(ops_per_token) : Json(nullptr)}, {"kv_bytes", kv_bytes},
                         {"kv_bytes_per_token", kv_bytes_per_token}, {"peak_rss_bytes", peak},
                         {"load_average", load_average()}});
       } else {

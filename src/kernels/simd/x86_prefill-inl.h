@@ -174,6 +174,7 @@ struct ScratchBuffers {
   std::vector<uint8_t> panel;
   std::vector<float> dx;
   std::vector<int32_t> seed;
+  std::vector<float> chains;  // the panel-pair kernel's chain sums (x86_prefill_pairs-inl.h)
   void reserve_tokens(int64_t nb, int64_t n_tokens) {
     dx.resize(static_cast<size_t>(n_tokens * nb));
     seed.resize(static_cast<size_t>(n_tokens * nb));
@@ -380,46 +381,6 @@ void direct_all_tokens(const uint8_t* panel, int64_t nb, const uint8_t* xq, size
     t += 2;
   }
   if (t < n_tokens) direct_tokens<kType, 1, kExpanded>(panel, nb, xq, xs, s, decode, t, y, ys);
-}
-
-// From kMinExpandTokens tokens a Q5_0 call expands each panel once and its token groups read
-// the expanded weights, instead of unpacking every block (8 masked adds more than Q4_0) once
-// per group of 4 tokens. Zen 4, 1 thread, 2048 x 4096, GOP/s unpacked per group vs expanded:
-// Q5_0 at 8 / 16 / 32 / 64 / 128 tokens 272 / 274 / 272 / 255 / 266 vs 240 / 280 / 298 / 283 /
-// 308; Q4_0 at 8 / 16 / 128 333 / 336 / 315 vs 249 / 287 / 318, so Q4_0 (and Q8_0, which has
-// nothing to unpack) reads the panel layout at every token count. Both round alike.
-template <TensorType kType>
-constexpr bool kExpandsPanels = kType == kQ5_0;
-constexpr int64_t kMinExpandTokens = 16;
-
-// MatmulFn for panel-layout Q4_0 / Q5_0 / Q8_0 weights (rows in whole panels). Every panel is
-// read once per group of 4 tokens (or expanded once); past the first group it comes from L2.
-template <TensorType kType>
-void matmul_packed(const uint8_t* w, size_t row_stride, int64_t row_begin, int64_t row_end,
-                   int64_t cols, const void* xq, size_t xq_stride, int64_t n_tokens, float* y,
-                   size_t y_stride) {
-  const int64_t nb = cols / 32;
-  const auto* x = static_cast<const uint8_t*>(xq);
-  ScratchBuffers& s = scratch_buffers();
-  const bool expand = kExpandsPanels<kType> && n_tokens >= kMinExpandTokens;
-  if (expand) {
-    s.reserve(nb, n_tokens);
-  } else {
-    s.reserve_tokens(nb, n_tokens);
-  }
-  token_constants<kType>(x, xq_stride, n_tokens, nb, s.dx.data(), s.seed.data());
-  const DecodeStream decode = decode_stream<kType>();
-  for (int64_t r = row_begin; r < row_end; r += kPanelRows) {
-    const uint8_t* panel = w + r * row_stride;
-    if constexpr (kExpandsPanels<kType>) {
-      if (expand) {
-        scratch_from_panel<kType>(panel, nb, s.panel.data());
-        direct_all_tokens<kType, true>(s.panel.data(), nb, x, xq_stride, s, decode, n_tokens, y + r, y_stride);
-        continue;
-      }
-    }
-    direct_all_tokens<kType, false>(panel, nb, x, xq_stride, s, decode, n_tokens, y + r, y_stride);
-  }
 }
 
 }  // namespace

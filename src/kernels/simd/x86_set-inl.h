@@ -8,7 +8,7 @@
 #include "kernels/simd/x86_kquant-inl.h"
 #include "kernels/simd/x86_legacy-inl.h"
 #include "kernels/simd/x86_legacy_vnni-inl.h"
-#include "kernels/simd/x86_prefill-inl.h"
+#include "kernels/simd/x86_prefill_pairs-inl.h"
 #include "kernels/simd/x86_q4k_panel-inl.h"
 #include "kernels/simd/x86_q6k_panel-inl.h"
 

@@ -61,8 +61,8 @@ TEST(PanelLayout, PackThenUnpackGivesTheRowsBack) {
 bool same_bits(const float* a, const float* b, size_t n) { return std::memcmp(a, b, n * sizeof(float)) == 0; }
 
 // Every level with panel kernels: token counts 1..20 and 130 (past the 4-token groups and the
-// row kernels' tiles), a 16-aligned row sub-range, block counts that are and are not multiples
-// of four; results compared with the level's row-layout matvec (one token at a time).
+// row kernels' tiles), row ranges of 4, 2 and 3 panels (pairs of panels, and one left over),
+// block counts that are and are not multiples of four; results compared with the level's row-layout matvec (one token at a time).
 TEST(PanelKernels, MatchRowLayoutBitForBit) {
   std::mt19937 rng(99);
   int levels = 0;
@@ -82,7 +82,7 @@ TEST(PanelKernels, MatchRowLayoutBitForBit) {
         std::vector<float> ref(static_cast<size_t>(kMax * rows));
         for (int64_t i = 0; i < kMax; ++i) ks->matvec(t, w.data(), stride, 0, rows, cols, &xq[i * xs], &ref[i * rows]);
         for (const int64_t n : panel_token_counts(kMax))
-          for (const auto& [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {16, 48}}) {
+          for (const auto& [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {16, 48}, {0, 48}}) {
             const int64_t first = n == kMax ? 0 : 3;  // tokens [first, first + n)
             std::vector<float> y(static_cast<size_t>(n * rows), -1.0f);
             ks->panel_matmul(t, p.data(), stride, r0, r1, cols, &xq[first * xs], xs, n, y.data(), rows);

@@ -1,7 +1,6 @@
 #include "model/grouped_matmul.h"
 
 #include <algorithm>
-#include <atomic>
 #include <vector>
 
 #include "core/error.h"
@@ -25,6 +24,8 @@ constexpr uint64_t kReadCostInTokens = 3;
 // The smallest chunk of the dynamic split, in cost units (bytes × (tokens + kReadCostInTokens)):
 // 64 KiB of weights read for one token, so a chunk is a few microseconds of streaming.
 constexpr uint64_t kMinChunkCost = (uint64_t{64} << 10) * (1 + kReadCostInTokens);
+// The split's unit of cost: 4 KiB of weights read for one token.
+constexpr uint64_t kCostGrain = kMinChunkCost / 16;
 
 size_t sz(int64_t n) { return static_cast<size_t>(n); }
 
@@ -142,7 +143,14 @@ void grouped_matmul(std::span<const MatmulTask> tasks, uint8_t* act_buffer, runt
   for (const QuantJob& j : jobs) quant_rows += j.n_tokens;
   if (total_cost == 0) return;
 
-  alignas(64) std::atomic<uint64_t> next_cost{0};
+  // The cost space in grains of kCostGrain (coarser if a huge prefill would overflow the
+  // split's 32-bit grain indices), dealt out by the pool's stealing split.
+  uint64_t unit = kCostGrain;
+  if (total_cost / unit >= static_cast<uint64_t>(runtime::ThreadPool::kMaxStealGrains))
+    unit = total_cost / static_cast<uint64_t>(runtime::ThreadPool::kMaxStealGrains) + 1;
+  const auto n_grains = static_cast<int64_t>((total_cost + unit - 1) / unit);
+  const auto min_grains = static_cast<int64_t>(std::max<uint64_t>(kMinChunkCost / unit, 1));
+  pool.share_out(n_grains, min_grains);
   pool.run([&](int index, int n_threads) {
     // 1. This thread's share of the activation rows to quantize.
     if (quant_rows > 0) {
@@ -155,26 +163,25 @@ void grouped_matmul(std::span<const MatmulTask> tasks, uint8_t* act_buffer, runt
       }
       pool.barrier();
     }
-    // 2. Chunks of the total cost, handed out on demand and shrinking as the work runs out (as
-    // ThreadPool::parallel_for_dynamic): a thread slowed down by the shared host takes fewer
-    // rows instead of making the others wait. A chunk runs the rows whose cost starts in it.
-    uint64_t c0 = next_cost.load(std::memory_order_relaxed);
-    while (c0 < total_cost) {
-      const uint64_t share = std::max((total_cost - c0) / (2 * static_cast<uint64_t>(n_threads)), kMinChunkCost);
-      const uint64_t c1 = std::min(total_cost, c0 + share);
-      if (!next_cost.compare_exchange_weak(c0, c1, std::memory_order_relaxed)) continue;
+    // 2. Each thread works through its own contiguous part of the cost space, then takes over
+    // what is left of the others' (ThreadPool::parallel_for_stealing): a thread slowed down by
+    // the shared host ends up with fewer rows instead of making the others wait, and in the
+    // balanced case each thread's chunks are adjacent, so its weight stream runs on. A chunk
+    // runs the rows whose cost starts in it.
+    pool.work_shares(index, n_threads, min_grains, [&](int64_t g0, int64_t g1) {
+      const uint64_t c0 = static_cast<uint64_t>(g0) * unit;
+      const uint64_t c1 = std::min(total_cost, static_cast<uint64_t>(g1) * unit);
       for (size_t i = 0; i < tasks.size(); ++i) {
         const MatmulTask& t = tasks[i];
         const Prepared& p = prep[i];
         if (t.n_tokens == 0) continue;
-        const int64_t n_grains = (t.w.rows + kRowGrain - 1) / kRowGrain;
+        const int64_t row_grains = (t.w.rows + kRowGrain - 1) / kRowGrain;
         const uint64_t grain_cost = p.cost_per_row * kRowGrain;
-        const int64_t j0 = first_grain(c0, p.cost_begin, grain_cost, n_grains);
-        const int64_t j1 = first_grain(c1, p.cost_begin, grain_cost, n_grains);
+        const int64_t j0 = first_grain(c0, p.cost_begin, grain_cost, row_grains);
+        const int64_t j1 = first_grain(c1, p.cost_begin, grain_cost, row_grains);
         if (j0 < j1) run_rows(ks, t, p, j0 * kRowGrain, std::min(t.w.rows, j1 * kRowGrain));
       }
-      c0 = next_cost.load(std::memory_order_relaxed);
-    }
+    });
   });
 }
 

@@ -113,42 +113,52 @@ class ThreadPool {
       body(int64_t{0}, n);
       return;
     }
-    if (n_grains > int64_t{0xffffffff}) {  // shares are packed as two 32-bit grain indices
+    if (n_grains > kMaxStealGrains) {
       parallel_for_dynamic(n, grain, min_chunk, std::forward<Body>(body));
       return;
     }
-    StealShare* shares = steal_shares_.get();
-    const auto pack = [](int64_t front, int64_t back) {
-      return static_cast<uint64_t>(front) | (static_cast<uint64_t>(back) << 32);
-    };
+    share_out(n_grains, min_grains);
+    run([&](int index, int count) {
+      work_shares(index, count, min_grains, [&](int64_t g0, int64_t g1) { body(g0 * grain, std::min(n, g1 * grain)); });
+    });
+  }
+
+  // parallel_for_stealing in two parts, for a job that does other work first (grouped matmuls
+  // quantize their inputs): share_out() before run() deals [0, n_grains) out to the threads;
+  // inside the job every thread calls work_shares(), which hands body(g0, g1) grain ranges
+  // until every grain has run once. n_grains at most kMaxStealGrains.
+  static constexpr int64_t kMaxStealGrains = 0xffffffff;  // shares pack two 32-bit grain indices
+  void share_out(int64_t n_grains, int64_t min_grains) {
     // Shares of at least min_grains each; threads past the last one only take over work.
-    const int64_t n_shares = std::min<int64_t>(n_threads_, n_grains / min_grains);
+    const int64_t n_shares = std::max<int64_t>(1, std::min<int64_t>(n_threads_, n_grains / min_grains));
     for (int64_t i = 0; i < n_threads_; ++i) {
       const int64_t lo = i < n_shares ? n_grains * i / n_shares : n_grains;
       const int64_t hi = i < n_shares ? n_grains * (i + 1) / n_shares : n_grains;
-      shares[i].span.store(pack(lo, hi), std::memory_order_relaxed);
+      steal_shares_[static_cast<size_t>(i)].span.store(pack_share(lo, hi), std::memory_order_relaxed);
     }
+  }
+  template <class Body>
+  void work_shares(int index, int count, int64_t min_grains, Body&& body) {
     // A claim never leaves less than min_grains behind it: below twice that, it takes all.
     const auto claim = [min_grains](int64_t left, int64_t divisor) {
       return left < 2 * min_grains ? left : std::max(left / divisor, min_grains);
     };
-    run([&](int index, int count) {
-      for (int k = 0; k < count; ++k) {
-        const bool own = k == 0;
-        std::atomic<uint64_t>& share = shares[(index + k) % count].span;
-        uint64_t cur = share.load(std::memory_order_relaxed);
-        for (;;) {
-          const auto front = static_cast<int64_t>(cur & 0xffffffffu), back = static_cast<int64_t>(cur >> 32);
-          if (front >= back) break;
-          const int64_t take = claim(back - front, own ? 4 : 2);
-          const int64_t g0 = own ? front : back - take, g1 = own ? front + take : back;
-          if (share.compare_exchange_weak(cur, own ? pack(g1, back) : pack(front, g0), std::memory_order_relaxed)) {
-            body(g0 * grain, std::min(n, g1 * grain));
-            cur = share.load(std::memory_order_relaxed);
-          }
+    for (int k = 0; k < count; ++k) {
+      const bool own = k == 0;
+      std::atomic<uint64_t>& share = steal_shares_[static_cast<size_t>((index + k) % count)].span;
+      uint64_t cur = share.load(std::memory_order_relaxed);
+      for (;;) {
+        const auto front = static_cast<int64_t>(cur & 0xffffffffu), back = static_cast<int64_t>(cur >> 32);
+        if (front >= back) break;
+        const int64_t take = claim(back - front, own ? 4 : 2);
+        const int64_t g0 = own ? front : back - take, g1 = own ? front + take : back;
+        if (share.compare_exchange_weak(cur, own ? pack_share(g1, back) : pack_share(front, g0),
+                                        std::memory_order_relaxed)) {
+          body(g0, g1);
+          cur = share.load(std::memory_order_relaxed);
         }
       }
-    });
+    }
   }
 
   // Inside a job of run(): returns once every thread of the pool has called it (all threads
@@ -187,6 +197,9 @@ class ThreadPool {
     std::atomic<uint64_t> span{0};  // front (low 32 bits) and back (high 32 bits), in grains
   };
   std::unique_ptr<StealShare[]> steal_shares_;
+  static uint64_t pack_share(int64_t front, int64_t back) {
+    return static_cast<uint64_t>(front) | (static_cast<uint64_t>(back) << 32);
+  }
 };
 
 // The per-token steps of a batch (norms, RoPE, SwiGLU, residual adds): body(t0, t1) over

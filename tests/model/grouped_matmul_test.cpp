@@ -36,6 +36,7 @@ TEST_P(GroupedMatmulTest, MatchesOneMatmulPerProductForAnyThreadCount) {
       random_matrix(TensorType::Q4_K, 24, 256, 3),  // Q8_K activations
       random_matrix(TensorType::F32, 17, 32, 4),    // floats read in place
       random_matrix(TensorType::Q6_K, 33, 256, 5),
+      random_matrix(TensorType::Q8_0, 2048, 64, 6),  // big enough to split even for one token
   };
   // Inputs: x64 for both 64-column matrices; the 256-column ones read every other 256 floats of
   // a strided buffer; the F32 one 32 floats of 48-float rows.
@@ -46,12 +47,13 @@ TEST_P(GroupedMatmulTest, MatchesOneMatmulPerProductForAnyThreadCount) {
     int64_t stride;
     std::vector<float> y;
   };
-  std::vector<Out> out = {{40, {}}, {20, {}}, {24, {}}, {17, {}}, {40, {}}};
+  std::vector<Out> out = {{40, {}}, {20, {}}, {24, {}}, {17, {}}, {40, {}}, {2048, {}}};
   for (Out& o : out) o.y.assign(static_cast<size_t>(std::max<int64_t>(n, 1) * o.stride), 0.0f);
   std::vector<model::MatmulTask> tasks = {
       {m[0].w, x64.data(), 64, n, out[0].y.data(), 40},  {m[1].w, x64.data(), 64, n, out[1].y.data(), 20},
       {m[2].w, x256.data(), 512, n, out[2].y.data(), 24}, {m[3].w, x32.data(), 48, n, out[3].y.data(), 17},
       {m[4].w, x256.data() + 256, 512, n, out[4].y.data(), 40},
+      {m[5].w, x64.data(), 64, n, out[5].y.data(), 2048},
       {m[0].w, nullptr, 0, 0, nullptr, 0},  // no tokens: nothing to do
   };
   std::vector<uint8_t> buffer(model::grouped_matmul_buffer_bytes(tasks));

@@ -93,7 +93,8 @@ void ThreadPool::worker_loop(int index) {
     if (!wait_for_work(seen)) return;
     seen = generation_.load(std::memory_order_acquire);
     execute(index);
-    if (pending_.fetch_sub(1) == 1 && caller_sleeping_.load()) {
+    const auto workers = static_cast<uint64_t>(n_threads_ - 1);
+    if ((finished_.fetch_add(1) + 1) % workers == 0 && caller_sleeping_.load()) {  // the job's last
       std::lock_guard<std::mutex> lock(mutex_);
       done_cv_.notify_one();
     }
@@ -106,16 +107,17 @@ void ThreadPool::run_erased(JobRef job) {
     return;
   }
   job_ = job;
-  failed_.store(false);
-  barrier_arrived_.store(0);
-  pending_.store(n_threads_ - 1);
+  // Written only when set: a store would take the line from the workers, which read it.
+  if (failed_.load(std::memory_order_relaxed)) failed_.store(false);
+  if (barrier_arrived_.load(std::memory_order_relaxed) != 0) barrier_arrived_.store(0);
+  finished_target_ += static_cast<uint64_t>(n_threads_ - 1);
   generation_.fetch_add(1);  // publishes job_ and the resets above to the workers
   if (sleepers_.load() > 0) {
     std::lock_guard<std::mutex> lock(mutex_);
     wake_cv_.notify_all();
   }
   execute(0);
-  const auto all_done = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+  const auto all_done = [&] { return finished_.load(std::memory_order_acquire) == finished_target_; };
   if (!spin_until(all_done)) {
     std::unique_lock<std::mutex> lock(mutex_);
     caller_sleeping_.store(true);

@@ -178,10 +178,14 @@ class ThreadPool {
 
   int n_threads_ = 1;
   std::vector<std::thread> workers_;
-  JobRef job_{};
-  // The fields the threads poll, each on its own cache line.
+  // The fields the threads poll, each on its own cache line. The job shares the generation's
+  // line: a worker that sees a new generation has the job in the same transfer.
   alignas(64) std::atomic<uint64_t> generation_{0};
-  alignas(64) std::atomic<int> pending_{0};
+  JobRef job_{};
+  uint64_t finished_target_ = 0;  // what finished_ reaches when the current job is done (caller's)
+  // Jobs the workers have finished, ever: each run() adds n_threads_ - 1, so the caller waits
+  // for a target instead of resetting a counter (a store that would fetch the line first).
+  alignas(64) std::atomic<uint64_t> finished_{0};
   alignas(64) std::atomic<int> barrier_arrived_{0};
   alignas(64) std::atomic<uint64_t> barrier_phase_{0};
   alignas(64) std::atomic<int> sleepers_{0};

@@ -195,6 +195,22 @@ TEST(ThreadPool, ManyShortDispatchesAfterIdlePeriods) {
   EXPECT_EQ(total, 3 * 300 * 3);
 }
 
+TEST(ThreadPool, CallerWaitsForSlowWorkers) {
+  // Workers that finish long after the caller (past its spin time: it sleeps), one at a time:
+  // the last one to finish wakes it, every round.
+  for (int threads : {2, 3, 4}) {
+    ThreadPool pool(threads);
+    for (int round = 0; round < 3; ++round) {
+      std::atomic<int> done{0};
+      pool.run([&](int i, int) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(i == 0 ? 0 : 1 + i + round));
+        done++;
+      });
+      EXPECT_EQ(done, threads) << threads << " threads, round " << round;
+    }
+  }
+}
+
 TEST(ThreadPool, AcceptsStdFunctionAndMutableLambdas) {
   ThreadPool pool(2);
   std::atomic<int> calls{0};

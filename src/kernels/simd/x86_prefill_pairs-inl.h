@@ -1,5 +1,6 @@
 // x86 kernel family, part 6b: prefill over two adjacent 16-row panels at once (Q4_0 and Q8_0
-// panel layout, AVX-512 VNNI), in the level's arithmetic (x86_legacy_vnni-inl.h).
+// panels as stored, Q5_0 panels expanded first; AVX-512 VNNI), in the level's arithmetic
+// (x86_legacy_vnni-inl.h).
 //
 // Why pairs: against one panel, a group of 4 tokens issues 32 vpdpbusd per block and ~45 loads
 // (the weights, and per token 8 activation broadcasts, its scale and seed), and on a core that
@@ -24,14 +25,16 @@ namespace {
 
 // Formats with a pair kernel: Q5_0 expands its panels first (x86_prefill-inl.h).
 template <TensorType kType>
-constexpr bool kPairsPanels = kType == kQ4_0 || kType == kQ8_0;
+constexpr bool kPairsPanels = kType == kQ4_0 || kType == kQ5_0 || kType == kQ8_0;
 
 // From this many tokens a call runs panel pairs; fewer go one panel at a time in block order.
 // simd_bench pool_batch (2048 x 4096, 1 thread, Zen 5), GOP/s pairs vs one panel: Q4_0 at 4 / 8
 // / 128 tokens 602 / 661 / 747-777 vs 535 / 566 / 570; Q8_0 at 4 / 8 / 128 428 / 501 / 692-697
-// vs 442 / 514 / 536. Both round alike, so the choice never changes a result.
+// vs 442 / 514 / 536; Q5_0 (both expanded) at 16 / 128 472 / 602 vs 487 / 573, and Qwen2.5-0.5B
+// Q4_K_M (mostly Q5_0) pp128 / pp512 563 / 544 vs 496 / 483 t/s. Both round alike, so the
+// choice never changes a result.
 template <TensorType kType>
-constexpr int64_t kMinPairTokens = kType == kQ4_0 ? 4 : 8;
+constexpr int64_t kMinPairTokens = kType == kQ4_0 ? 4 : (kType == kQ8_0 ? 8 : 16);
 
 // The weights of a pair kernel's next panel pair are prefetched into L2 while the current pair
 // is being multiplied, spread evenly over its token groups' block steps.
@@ -48,7 +51,7 @@ struct PairPrefetch {
 };
 
 // Block b of both panels against 4 tokens: acc[p][t] += float(dot) * (d_w * d_x).
-template <TensorType kType>
+template <TensorType kType, bool kExpanded>
 inline void pair_block(const uint8_t* b0, const uint8_t* b1, const uint8_t* const x[4], const float* const dx[4],
                        const int32_t* const seed[4], int64_t b, __m512 acc[2][4]) {
   constexpr int T = 4;
@@ -63,7 +66,7 @@ inline void pair_block(const uint8_t* b0, const uint8_t* b1, const uint8_t* cons
   }
   const auto bcast = [](const uint8_t* p) { return _mm512_set1_epi32(static_cast<int>(load_u32(p))); };
   __m512 scale0, scale1;
-  if constexpr (kType == kQ8_0) {
+  if constexpr (kType == kQ8_0 || kExpanded) {  // 8 weight vectors, no unpacking
     for (int j = 0; j < 8; j += 2) {
       const __m512i w0 = _mm512_loadu_si512(b0 + 64 * j), w1 = _mm512_loadu_si512(b1 + 64 * j);
       const __m512i u0 = _mm512_loadu_si512(b0 + 64 * j + 64), u1 = _mm512_loadu_si512(b1 + 64 * j + 64);
@@ -75,8 +78,13 @@ inline void pair_block(const uint8_t* b0, const uint8_t* b1, const uint8_t* cons
         part[1][t] = _mm512_dpbusd_epi32(part[1][t], u1, xu);
       }
     }
-    scale0 = _mm512_cvtph_ps(load256(b0 + 512));
-    scale1 = _mm512_cvtph_ps(load256(b1 + 512));
+    if constexpr (kExpanded) {
+      scale0 = _mm512_loadu_ps(b0 + 512);
+      scale1 = _mm512_loadu_ps(b1 + 512);
+    } else {
+      scale0 = _mm512_cvtph_ps(load256(b0 + 512));
+      scale1 = _mm512_cvtph_ps(load256(b1 + 512));
+    }
   } else {
     const __m512i nibble = _mm512_set1_epi8(0x0f);
     for (int j = 0; j < 4; ++j) {  // vector j holds elements 4j.. (low nibbles), 4(j + 4).. (high)
@@ -105,11 +113,11 @@ inline void pair_block(const uint8_t* b0, const uint8_t* b1, const uint8_t* cons
 
 // Chain k (blocks k, k + 4, ...) of tokens [t0, t0 + 4) against the panels p0 and p1 = p0 +
 // one panel: out[p][t] = that chain's sum for rows 16p .. 16p + 15.
-template <TensorType kType>
+template <TensorType kType, bool kExpanded>
 inline void pair_chain(const uint8_t* p0, int64_t nb, int k, const uint8_t* xq, size_t xs, const ScratchBuffers& s,
                        PairPrefetch& prefetch, int64_t t0, __m512* out) {
   constexpr int T = 4;
-  constexpr size_t kBytes = kPackedBlockBytes<kType>;
+  constexpr size_t kBytes = kExpanded ? kScratchBlockBytes : kPackedBlockBytes<kType>;
   const uint8_t* p1 = p0 + static_cast<size_t>(nb) * kBytes;
   const uint8_t* x[T];
   const float* dx[T];
@@ -125,7 +133,7 @@ inline void pair_chain(const uint8_t* p0, int64_t nb, int k, const uint8_t* xq, 
   for (int64_t b = k; b < nb; b += 4) {
     prefetch.step();
     const size_t at = static_cast<size_t>(b) * kBytes;
-    pair_block<kType>(p0 + at, p1 + at, x, dx, seed, b, acc);
+    pair_block<kType, kExpanded>(p0 + at, p1 + at, x, dx, seed, b, acc);
   }
   for (int p = 0; p < 2; ++p)
     for (int t = 0; t < T; ++t) out[p * T + t] = acc[p][t];
@@ -135,15 +143,16 @@ inline void pair_chain(const uint8_t* p0, int64_t nb, int k, const uint8_t* xq, 
 // each chain, every group of 4 tokens, so that what a group reads again (a quarter of the pair's
 // blocks) stays in L1; the chains' sums wait in a per-thread buffer for the final
 // (c0 + c1) + (c2 + c3). The 1-3 tokens left over go one panel at a time (in cache by then).
-template <TensorType kType>
+template <TensorType kType, bool kExpanded>
 void pair_all_tokens(const uint8_t* pair, const uint8_t* next, int64_t nb, const uint8_t* xq, size_t xs,
                      ScratchBuffers& s, int64_t n_tokens, float* y, size_t ys) {
-  const size_t panel_bytes = static_cast<size_t>(nb) * kPackedBlockBytes<kType>;
+  const size_t panel_bytes = static_cast<size_t>(nb) * (kExpanded ? kScratchBlockBytes : kPackedBlockBytes<kType>);
+  const size_t next_bytes = 2 * static_cast<size_t>(nb) * kPackedBlockBytes<kType>;
   const int64_t groups = n_tokens / 4;
   PairPrefetch prefetch;
   if (next != nullptr) {
     prefetch.next = next;
-    prefetch.bytes = 2 * panel_bytes;
+    prefetch.bytes = next_bytes;
     const size_t steps = static_cast<size_t>(std::max<int64_t>(groups * nb, 1));
     prefetch.per_step = std::max<size_t>((prefetch.bytes / steps + 63) / 64 * 64, 64);
   }
@@ -153,12 +162,12 @@ void pair_all_tokens(const uint8_t* pair, const uint8_t* next, int64_t nb, const
   for (int k = 0; k < 3; ++k)
     for (int64_t g = 0; g < groups; ++g) {
       __m512 c[kSums];
-      pair_chain<kType>(pair, nb, k, xq, xs, s, prefetch, 4 * g, c);
+      pair_chain<kType, kExpanded>(pair, nb, k, xq, xs, s, prefetch, 4 * g, c);
       for (int i = 0; i < kSums; ++i) _mm512_storeu_ps(sums + ((g * 3 + k) * kSums + i) * 16, c[i]);
     }
   for (int64_t g = 0; g < groups; ++g) {
     __m512 c3[kSums];
-    pair_chain<kType>(pair, nb, 3, xq, xs, s, prefetch, 4 * g, c3);
+    pair_chain<kType, kExpanded>(pair, nb, 3, xq, xs, s, prefetch, 4 * g, c3);
     const float* c = sums + g * 3 * kSums * 16;
     const auto chain = [&](int k, int i) { return _mm512_loadu_ps(c + (k * kSums + i) * 16); };
     for (int i = 0; i < kSums; ++i) {
@@ -173,8 +182,8 @@ void pair_all_tokens(const uint8_t* pair, const uint8_t* next, int64_t nb, const
     for (int p = 0; p < 2; ++p) {
       const uint8_t* panel = pair + p * panel_bytes;
       float* yp = y + 16 * p;
-      if (n_tokens - t >= 2) direct_tokens<kType, 2, false>(panel, nb, xq, xs, s, none, t, yp, ys);
-      if ((n_tokens - t) % 2 == 1) direct_tokens<kType, 1, false>(panel, nb, xq, xs, s, none, n_tokens - 1, yp, ys);
+      if (n_tokens - t >= 2) direct_tokens<kType, 2, kExpanded>(panel, nb, xq, xs, s, none, t, yp, ys);
+      if ((n_tokens - t) % 2 == 1) direct_tokens<kType, 1, kExpanded>(panel, nb, xq, xs, s, none, n_tokens - 1, yp, ys);
     }
   }
 }
@@ -209,10 +218,18 @@ void matmul_packed(const uint8_t* w, size_t row_stride, int64_t row_begin, int64
   int64_t r = row_begin;
   if constexpr (kPairsPanels<kType>) {
     if (n_tokens >= kMinPairTokens<kType>) {
+      const size_t expanded_panel = static_cast<size_t>(nb) * kScratchBlockBytes;
+      if (kExpandsPanels<kType>) s.panel.resize(2 * expanded_panel);
       for (; r + 2 * kPanelRows <= row_end; r += 2 * kPanelRows) {
-        const bool last = r + 4 * kPanelRows > row_end;
-        pair_all_tokens<kType>(w + r * row_stride, last ? nullptr : w + (r + 2 * kPanelRows) * row_stride, nb, x,
-                               xq_stride, s, n_tokens, y + r, y_stride);
+        const uint8_t* pair = w + r * row_stride;
+        const uint8_t* next = r + 4 * kPanelRows > row_end ? nullptr : w + (r + 2 * kPanelRows) * row_stride;
+        if constexpr (kExpandsPanels<kType>) {  // both panels expanded, one after the other
+          scratch_from_panel<kType>(pair, nb, s.panel.data());
+          scratch_from_panel<kType>(w + (r + kPanelRows) * row_stride, nb, s.panel.data() + expanded_panel);
+          pair_all_tokens<kType, true>(s.panel.data(), next, nb, x, xq_stride, s, n_tokens, y + r, y_stride);
+        } else {
+          pair_all_tokens<kType, false>(pair, next, nb, x, xq_stride, s, n_tokens, y + r, y_stride);
+        }
       }
     }
   }

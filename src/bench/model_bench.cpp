@@ -51,8 +51,6 @@ size_t proc_status_bytes(std::string_view field) {
   return 0;
 }
 
-bool is_float_type(TensorType t) { return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16; }
-
 // Untimed context before a test: `depth` tokens, or the short decode prompt.
 int64_t context_before(const BenchTest& t) {
   return t.depth > 0 ? t.depth : t.kind == TestKind::Decode ? kDecodePromptTokens : 0;

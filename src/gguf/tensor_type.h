@@ -35,4 +35,9 @@ std::optional<TensorType> type_from_name(std::string_view name);  // case-insens
 // Bytes of a row of n elements; throws edgellm::Error when n is not a multiple of the block size.
 size_t row_bytes(TensorType type, int64_t n);
 
+// F32, F16 and BF16: the floating-point formats (no blocks, no scales).
+constexpr bool is_float_type(TensorType type) {
+  return type == TensorType::F32 || type == TensorType::F16 || type == TensorType::BF16;
+}
+
 }  // namespace edgellm

@@ -98,10 +98,15 @@ MlaPath MlaAttention::choose_path(int64_t pos0, int64_t n) const {
   const double absorbed = nd * H * nope * L + pairs * H * (2.0 * L + R) + nd * H * V * L;
   const double decompressed = P * H * (nope + V) * L + pairs * H * (nope + R + V);
   // Its per-head serial products and copies cost more per multiply-add than the absorbed
-  // order's pooled ones: bench/mla_bench (V2-Lite shape, 1 thread) puts the crossover of a
-  // fresh prompt at ~64 tokens (16: absorbed 12.1 vs 14.1 ms; 64: 48.1 vs 47.4; 256: 206 vs 185).
-  constexpr double kDecompressedOverhead = 1.2;
-  return kDecompressedOverhead * decompressed < absorbed ? MlaPath::Decompressed : MlaPath::Absorbed;
+  // order's pooled ones. With F32 weights bench/mla_bench (V2-Lite shape, 1 thread) puts the
+  // crossover of a fresh prompt at ~64 tokens (16: absorbed 12.1 vs 14.1 ms; 64: 48.1 vs 47.4;
+  // 256: 206 vs 185): a factor 1.2. A quantized W_UK stored transposed (attn_k_b) is expanded
+  // through an F32 product per head while the absorbed order multiplies it in int8: V2-Lite Q4_0
+  // (edgellm bench, 1 thread, prompts of 64 / 256 / 512 / 1024 tokens) absorbed 120 / 113 / 107 /
+  // 92 t/s, decompressed 89 / 103 / 108 / 102, a crossover near 512 tokens: a factor 1.95.
+  const bool f32_expansion = w_.uk_transposed && !w_.uk.empty() && !is_float_type(w_.uk.front().type);
+  const double overhead = f32_expansion ? 1.95 : 1.2;
+  return overhead * decompressed < absorbed ? MlaPath::Decompressed : MlaPath::Absorbed;
 }
 
 void MlaAttention::forward(int layer, const float* x, float* out, LayerContext& ctx,

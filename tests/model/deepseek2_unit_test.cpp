@@ -240,6 +240,19 @@ TEST(Deepseek2Mla, PathChoiceFollowsCost) {
   EXPECT_EQ(attn.choose_path(100, 1), model::MlaPath::Absorbed);      // decode
   EXPECT_EQ(attn.choose_path(4000, 1), model::MlaPath::Absorbed);
   EXPECT_EQ(attn.cache_width(), 576);
+
+  // A quantized W_UK stored transposed (attn_k_b) is expanded in F32: measured faster absorbed
+  // up to ~512 prompt tokens.
+  model::MlaWeights split;
+  split.uk_transposed = true;
+  split.uk.assign(16, kernels::WeightMatrix{TensorType::Q4_0, 512, 128, nullptr});
+  const model::MlaAttention quantized(p, split);
+  EXPECT_EQ(quantized.choose_path(0, 256), model::MlaPath::Absorbed);
+  EXPECT_EQ(quantized.choose_path(0, 128), model::MlaPath::Absorbed);
+  EXPECT_EQ(quantized.choose_path(0, 1024), model::MlaPath::Decompressed);
+  EXPECT_EQ(quantized.choose_path(100, 1), model::MlaPath::Absorbed);
+  split.uk.assign(16, kernels::WeightMatrix{TensorType::F32, 512, 128, nullptr});  // F32: as above
+  EXPECT_EQ(model::MlaAttention(p, split).choose_path(0, 256), model::MlaPath::Decompressed);
 }
 
 TEST(Deepseek2Model, LegacyAndSplitFilesGiveTheSameLogits) {

@@ -52,10 +52,6 @@ const BlockKernels* find_block_kernels(TensorType type) {
   return nullptr;
 }
 
-bool is_float_type(TensorType type) {
-  return type == TensorType::F32 || type == TensorType::F16 || type == TensorType::BF16;
-}
-
 // Block formats cannot represent inf / NaN (ggml would write garbage scales), so reject them
 // with the position instead.
 void check_finite_rows(TensorType type, const float* src, int64_t n_rows, int64_t row_len) {

@@ -110,7 +110,7 @@ KernelSet make_set() {
   set(TensorType::Q3_K, format_kernels<KQuantKernel<D, KQ3>>());
   set(TensorType::Q4_K, format_kernels<Q4KKernel<D>>());
   set(TensorType::Q5_K, format_kernels<KQuantKernel<D, KQ5>>());
-  set(TensorType::Q6_K, format_kernels<KQuantKernel<D, KQ6>>());
+  set(TensorType::Q6_K, format_kernels<Q6KKernel<D>>());
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
   if constexpr (D::kVnni && D::kAvx512) {
     // The block-chain tiles (x86_legacy_vnni-inl.h) and the panel GEMM for prefill

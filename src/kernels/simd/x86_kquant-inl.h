@@ -326,6 +326,28 @@ struct Q4KWideKernel {
 };
 #endif
 
+// The integer sums of one super-block against T tokens, before the bsums correction: lane k of
+// token t's vector adds up lane k of every group's scaled dot. Even and odd groups go into two
+// chains (half the dependent multiply-add latency). A format may provide F::wide_sums<D, T>
+// with the same lane sums computed another way (KQ6Wide).
+template <class D, class F, int T>
+inline void group_sums(const uint8_t* wb, const KPrep& p, const uint8_t* const* xb, __m256i* isum) {
+  if constexpr (requires { F::template wide_sums<D, T>(wb, p, xb, isum); }) {
+    F::template wide_sums<D, T>(wb, p, xb, isum);
+  } else {
+    __m256i isum_odd[T];
+    for (int t = 0; t < T; ++t) isum[t] = isum_odd[t] = _mm256_setzero_si256();
+    F::groups(wb, [&](int g, __m256i u) {
+      const __m256i sc = F::scale(p, g);
+      for (int t = 0; t < T; ++t) {
+        __m256i& chain = (g & 1) ? isum_odd[t] : isum[t];
+        chain = dot_u8s8_scaled<D>(chain, u, load256(xb[t] + kQ8KQuantsAt + 32 * g), sc);
+      }
+    });
+    for (int t = 0; t < T; ++t) isum[t] = _mm256_add_epi32(isum[t], isum_odd[t]);
+  }
+}
+
 template <class D, class F>
 struct KQuantKernel {
   static constexpr int kBlock = 256;
@@ -354,17 +376,8 @@ struct KQuantKernel {
         const uint8_t* wb = w + r * ws + b * F::kBytes;
         prefetch_span(w + r * ws, b * F::kBytes, (b + 1) * F::kBytes, kAheadTiles * R * ws);
         const KPrep p = F::prep(wb);
-        // Two accumulator chains (even / odd groups) halve the dependent multiply-add latency.
-        __m256i isum[T], isum_odd[T];
-        for (int t = 0; t < T; ++t) isum[t] = isum_odd[t] = _mm256_setzero_si256();
-        F::groups(wb, [&](int g, __m256i u) {
-          const __m256i sc = F::scale(p, g);
-          for (int t = 0; t < T; ++t) {
-            __m256i& chain = (g & 1) ? isum_odd[t] : isum[t];
-            chain = dot_u8s8_scaled<D>(chain, u, load256(xb[t] + kQ8KQuantsAt + 32 * g), sc);
-          }
-        });
-        for (int t = 0; t < T; ++t) isum[t] = _mm256_add_epi32(isum[t], isum_odd[t]);
+        __m256i isum[T];
+        group_sums<D, F, T>(wb, p, xb, isum);
         for (int t = 0; t < T; ++t) {
           const __m256i corr = _mm256_madd_epi16(load256(xb[t] + kQ8KSumsAt), p.corr);
           if constexpr (F::kBias != 0)
@@ -381,77 +394,47 @@ struct KQuantKernel {
 };
 
 #if defined(__AVX512F__) && defined(__AVX512BW__)
-// KQuantKernel<D, KQ6> with two of a super-block's 32-element groups per 512-bit vector: the
-// same integer sums per 256-bit lane (even groups in the low half, odd ones in the high half,
-// added at the end as the 256-bit kernel adds its even and odd chains; integers, exact) and the
-// same float steps, so bit-identical to it. From cache it computes one-token decode at 51 GB/s
-// of weights where the 256-bit form did 38 (simd_bench pool_hot/q6_K, Zen 5), and prompts at
-// 198 GOP/s instead of 180 (pool_batch/q6_K/rows); streamed from DRAM both read alike.
-template <class D>
-struct Q6KWideKernel {
-  static constexpr int kBlock = 256;
-  static constexpr int kVecRows = 16;
-  static constexpr int kTileRows = 4;
-  static constexpr int kTileTokens = 3;
-  static constexpr bool kBatchInvariant = true;
-
-  template <int R, int T>
-  static void tile(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t nb,
-                   float* y, size_t ys) {
+// Q6_K with two of a super-block's 32-element groups per 512-bit vector: the same integer sums
+// per 256-bit lane as the generic group_sums (even groups in the low half, odd ones in the high
+// half, added at the end as its two chains are; integers, exact), so KQuantKernel computes the
+// same bits with it. From cache it computes one-token decode at 51 GB/s of weights where the
+// 256-bit form did 38 (simd_bench pool_hot/q6_K, Zen 5), and prompts at 198 GOP/s instead of
+// 180 (pool_batch/q6_K/rows); streamed from DRAM both read alike.
+struct KQ6Wide : KQ6 {
+  template <class D, int T>
+  static void wide_sums(const uint8_t* wb, const KPrep& p, const uint8_t* const* xb, __m256i* out) {
     const __m512i m4 = _mm512_set1_epi8(0x0f), m2 = _mm512_set1_epi8(0x30);
     // Shift counts per 256-bit half: the high-bit pairs of groups (4n, 4n + 1) sit at qh << 4 /
     // qh << 2, of groups (4n + 2, 4n + 3) at qh / qh >> 2.
     constexpr __mmask32 kHigh = 0xffff0000u;  // the 16-bit lanes of the high 256 bits
     const __m512i shl = _mm512_mask_blend_epi16(kHigh, _mm512_set1_epi16(4), _mm512_set1_epi16(2));
     const __m512i shr = _mm512_mask_blend_epi16(kHigh, _mm512_setzero_si512(), _mm512_set1_epi16(2));
-    __m256 acc[R][T];
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* xb[T];
-      float dx[T];
-      for (int t = 0; t < T; ++t) {
-        xb[t] = x + t * xs + b * kQ8KBytes;
-        std::memcpy(&dx[t], xb[t], 4);
-      }
-      for (int r = 0; r < R; ++r) {
-        const uint8_t* wb = w + r * ws + b * KQ6::kBytes;
-        prefetch_span(w + r * ws, b * KQ6::kBytes, (b + 1) * KQ6::kBytes, kAheadTiles * R * ws);
-        const KPrep p = KQ6::prep(wb);
-        const __m512i pick2 = _mm512_broadcast_i64x4(p.pick);
-        __m512i isum[T];
-        for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
-        for (int n = 0; n < 2; ++n) {
-          const __m512i ql = _mm512_loadu_si512(wb + 64 * n);  // [ql0 | ql1]
-          const __m512i qh = _mm512_broadcast_i64x4(load256(wb + 128 + 32 * n));
-          const __m512i u01 = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_and_si512(_mm512_sllv_epi16(qh, shl), m2));
-          const __m512i u23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
-                                              _mm512_and_si512(_mm512_srlv_epi16(qh, shr), m2));
-          for (int h = 0; h < 2; ++h) {
-            const int g = 4 * n + 2 * h;  // groups g (low half) and g + 1 (high half)
-            const __m512i idx = _mm512_mask_blend_epi16(kHigh, _mm512_set1_epi16(static_cast<int16_t>((2 * g) | ((2 * g + 1) << 8))),
-                                                        _mm512_set1_epi16(static_cast<int16_t>((2 * g + 2) | ((2 * g + 3) << 8))));
-            const __m512i sc = _mm512_shuffle_epi8(pick2, idx);
-            const __m512i u = h == 0 ? u01 : u23;
-            for (int t = 0; t < T; ++t)
-              isum[t] = dot_u8s8_scaled512<D>(isum[t], u, _mm512_loadu_si512(xb[t] + kQ8KQuantsAt + 32 * g), sc);
-          }
-        }
-        for (int t = 0; t < T; ++t) {
-          __m256i s = _mm256_add_epi32(_mm512_castsi512_si256(isum[t]), _mm512_extracti64x4_epi64(isum[t], 1));
-          const __m256i corr = _mm256_madd_epi16(load256(xb[t] + kQ8KSumsAt), p.corr);
-          s = _mm256_sub_epi32(s, _mm256_mullo_epi32(corr, _mm256_set1_epi32(KQ6::kBias)));
-          acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(p.d * dx[t]), acc[r][t]);
-        }
+    const __m512i pick2 = _mm512_broadcast_i64x4(p.pick);
+    __m512i isum[T];
+    for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+    for (int n = 0; n < 2; ++n) {
+      const __m512i ql = _mm512_loadu_si512(wb + 64 * n);  // [ql0 | ql1]
+      const __m512i qh = _mm512_broadcast_i64x4(load256(wb + 128 + 32 * n));
+      const __m512i u01 = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_and_si512(_mm512_sllv_epi16(qh, shl), m2));
+      const __m512i u23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                          _mm512_and_si512(_mm512_srlv_epi16(qh, shr), m2));
+      for (int h = 0; h < 2; ++h) {
+        const int g = 4 * n + 2 * h;  // groups g (low half) and g + 1 (high half)
+        const __m512i idx = _mm512_mask_blend_epi16(kHigh, _mm512_set1_epi16(static_cast<int16_t>((2 * g) | ((2 * g + 1) << 8))),
+                                                    _mm512_set1_epi16(static_cast<int16_t>((2 * g + 2) | ((2 * g + 3) << 8))));
+        const __m512i sc = _mm512_shuffle_epi8(pick2, idx);
+        const __m512i u = h == 0 ? u01 : u23;
+        for (int t = 0; t < T; ++t)
+          isum[t] = dot_u8s8_scaled512<D>(isum[t], u, _mm512_loadu_si512(xb[t] + kQ8KQuantsAt + 32 * g), sc);
       }
     }
     for (int t = 0; t < T; ++t)
-      for (int r = 0; r < R; ++r) y[t * ys + r] = hsum(acc[r][t]);
+      out[t] = _mm256_add_epi32(_mm512_castsi512_si256(isum[t]), _mm512_extracti64x4_epi64(isum[t], 1));
   }
 };
 
 template <class D>
-using Q6KKernel = std::conditional_t<D::kAvx512, Q6KWideKernel<D>, KQuantKernel<D, KQ6>>;
+using Q6KKernel = KQuantKernel<D, std::conditional_t<D::kAvx512, KQ6Wide, KQ6>>;
 #else
 template <class D>
 using Q6KKernel = KQuantKernel<D, KQ6>;

@@ -27,14 +27,25 @@ namespace {
 template <TensorType kType>
 constexpr bool kPairsPanels = kType == kQ4_0 || kType == kQ5_0 || kType == kQ8_0;
 
+// From kMinExpandTokens tokens a Q5_0 call expands each panel once and its token groups read
+// the expanded weights, instead of unpacking every block (8 masked adds more than Q4_0) once
+// per group of 4 tokens. Zen 4, 1 thread, 2048 x 4096, GOP/s unpacked per group vs expanded:
+// Q5_0 at 8 / 16 / 32 / 64 / 128 tokens 272 / 274 / 272 / 255 / 266 vs 240 / 280 / 298 / 283 /
+// 308; Q4_0 at 8 / 16 / 128 333 / 336 / 315 vs 249 / 287 / 318, so Q4_0 (and Q8_0, which has
+// nothing to unpack) reads the panel layout at every token count. Both round alike.
+template <TensorType kType>
+constexpr bool kExpandsPanels = kType == kQ5_0;
+constexpr int64_t kMinExpandTokens = 16;
+
 // From this many tokens a call runs panel pairs; fewer go one panel at a time in block order.
 // simd_bench pool_batch (2048 x 4096, 1 thread, Zen 5), GOP/s pairs vs one panel: Q4_0 at 4 / 8
 // / 128 tokens 602 / 661 / 747-777 vs 535 / 566 / 570; Q8_0 at 4 / 8 / 128 428 / 501 / 692-697
 // vs 442 / 514 / 536; Q5_0 (both expanded) at 16 / 128 472 / 602 vs 487 / 573, and Qwen2.5-0.5B
 // Q4_K_M (mostly Q5_0) pp128 / pp512 563 / 544 vs 496 / 483 t/s. Both round alike, so the
-// choice never changes a result.
+// choice never changes a result. Q5_0 pairs read expanded panels, so they start where the
+// expansion does.
 template <TensorType kType>
-constexpr int64_t kMinPairTokens = kType == kQ4_0 ? 4 : (kType == kQ8_0 ? 8 : 16);
+constexpr int64_t kMinPairTokens = kType == kQ4_0 ? 4 : (kType == kQ8_0 ? 8 : kMinExpandTokens);
 
 // The weights of a pair kernel's next panel pair are prefetched into L2 while the current pair
 // is being multiplied, spread evenly over its token groups' block steps.
@@ -187,16 +198,6 @@ void pair_all_tokens(const uint8_t* pair, const uint8_t* next, int64_t nb, const
     }
   }
 }
-
-// From kMinExpandTokens tokens a Q5_0 call expands each panel once and its token groups read
-// the expanded weights, instead of unpacking every block (8 masked adds more than Q4_0) once
-// per group of 4 tokens. Zen 4, 1 thread, 2048 x 4096, GOP/s unpacked per group vs expanded:
-// Q5_0 at 8 / 16 / 32 / 64 / 128 tokens 272 / 274 / 272 / 255 / 266 vs 240 / 280 / 298 / 283 /
-// 308; Q4_0 at 8 / 16 / 128 333 / 336 / 315 vs 249 / 287 / 318, so Q4_0 (and Q8_0, which has
-// nothing to unpack) reads the panel layout at every token count. Both round alike.
-template <TensorType kType>
-constexpr bool kExpandsPanels = kType == kQ5_0;
-constexpr int64_t kMinExpandTokens = 16;
 
 // MatmulFn for panel-layout Q4_0 / Q5_0 / Q8_0 weights (rows in whole panels). Every panel is
 // read once per group of 4 tokens (or expanded once); past the first group it comes from L2.

@@ -312,12 +312,23 @@ struct Q4KWideKernel {
         acc[r][t] = _mm512_setzero_ps();
         macc[r][t] = _mm_setzero_ps();
       }
-    for (int64_t b = 0; b < nb; ++b) {
-      Q4KAct act[T];
-      for (int t = 0; t < T; ++t) act[t] = q4k_act(x + t * xs + b * kQ8KBytes);
-      for (int r = 0; r < R; ++r) {
-        prefetch_span(w + r * ws, b * 144, (b + 1) * 144, kAheadTiles * R * ws);
-        q4k_block<D, T>(w + r * ws + b * 144, act, acc[r], macc[r]);
+    // As KQuantKernel: one token streams each row's blocks in turn, several tokens walk every
+    // row per block (the activations prepared once); each (row, token) sums in block order.
+    const auto step = [&](int r, int64_t b, const Q4KAct* act) {
+      prefetch_span(w + r * ws, b * 144, (b + 1) * 144, kAheadTiles * R * ws);
+      q4k_block<D, T>(w + r * ws + b * 144, act, acc[r], macc[r]);
+    };
+    if constexpr (T == 1) {
+      for (int r = 0; r < R; ++r)
+        for (int64_t b = 0; b < nb; ++b) {
+          const Q4KAct act = q4k_act(x + b * kQ8KBytes);
+          step(r, b, &act);
+        }
+    } else {
+      for (int64_t b = 0; b < nb; ++b) {
+        Q4KAct act[T];
+        for (int t = 0; t < T; ++t) act[t] = q4k_act(x + t * xs + b * kQ8KBytes);
+        for (int r = 0; r < R; ++r) step(r, b, act);
       }
     }
     for (int t = 0; t < T; ++t)

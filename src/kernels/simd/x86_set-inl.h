@@ -9,6 +9,7 @@
 #include "kernels/simd/x86_legacy-inl.h"
 #include "kernels/simd/x86_legacy_vnni-inl.h"
 #include "kernels/simd/x86_prefill_pairs-inl.h"
+#include "kernels/simd/x86_q4_0_chain-inl.h"
 #include "kernels/simd/x86_q4k_panel-inl.h"
 #include "kernels/simd/x86_q6k_panel-inl.h"
 
@@ -111,6 +112,11 @@ KernelSet make_set() {
   set(TensorType::Q4_K, format_kernels<Q4KKernel<D>>());
   set(TensorType::Q5_K, format_kernels<KQuantKernel<D, KQ5>>());
   set(TensorType::Q6_K, format_kernels<Q6KKernel<D>>());
+  if constexpr (!D::kVnni) {
+    // Q4_0 in the VNNI level's arithmetic, rows and panels (x86_q4_0_chain-inl.h).
+    set(TensorType::Q4_0, format_kernels<Q4_0ChainKernel<D>>());
+    ks.formats[format_index(TensorType::Q4_0)].panel_matmul = &matmul_q4_0_panels_ymm;
+  }
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
   if constexpr (D::kVnni && D::kAvx512) {
     // The block-chain tiles (x86_legacy_vnni-inl.h) and the panel GEMM for prefill

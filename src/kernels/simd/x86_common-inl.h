@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/simd/formats.h"
 #include "kernels/simd/stream_tuning.h"
@@ -69,6 +70,27 @@ inline void f16_to_f32(const uint16_t* in, float* out, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(load128(in + i)));
   for (; i < n; ++i) out[i] = h2f(in[i]);
+}
+
+// Calls block(std::integral_constant<int, b % 4>{}, b) for b = 0 .. nb - 1 in order: the four
+// f32 chains of the batch-invariant legacy arithmetic (x86_legacy_vnni-inl.h), with the chain
+// index a compile-time constant so each chain's accumulators stay in registers.
+template <class Block>
+inline void blocks_in_chains(int64_t nb, Block&& block) {
+  using C0 = std::integral_constant<int, 0>;
+  using C1 = std::integral_constant<int, 1>;
+  using C2 = std::integral_constant<int, 2>;
+  using C3 = std::integral_constant<int, 3>;
+  int64_t b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    block(C0{}, b);
+    block(C1{}, b + 1);
+    block(C2{}, b + 2);
+    block(C3{}, b + 3);
+  }
+  if (b < nb) block(C0{}, b);
+  if (b + 1 < nb) block(C1{}, b + 1);
+  if (b + 2 < nb) block(C2{}, b + 2);
 }
 
 inline float hsum(__m256 v) {

@@ -156,7 +156,8 @@ inline __m256 spread2(__m128 s) {
 
 // R rows x T tokens of one legacy format; see driver.h for the contract. Every (row, token)
 // has its own accumulator and the same operations whatever R and T, so the AVX2 and AVX-512
-// levels are batch-invariant. (AVX-512 VNNI uses x86_legacy_vnni-inl.h instead.)
+// levels are batch-invariant. (The AVX-512 VNNI level uses x86_legacy_vnni-inl.h instead; Q4_0
+// on the other levels uses x86_q4_0_chain-inl.h, in the VNNI level's arithmetic.)
 template <class D, class F>
 struct LegacyKernel {
   static constexpr int kBlock = 32;

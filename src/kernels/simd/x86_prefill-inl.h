@@ -331,16 +331,7 @@ struct DirectPanel {
   void run(const uint8_t* panel, int64_t nb, float* y, size_t ys) {
     for (int k = 0; k < 4; ++k)
       for (int t = 0; t < T; ++t) acc[k][t] = _mm512_setzero_ps();
-    int64_t b = 0;
-    for (; b + 4 <= nb; b += 4) {
-      block<0>(panel, b);
-      block<1>(panel, b + 1);
-      block<2>(panel, b + 2);
-      block<3>(panel, b + 3);
-    }
-    if (b < nb) block<0>(panel, b);
-    if (b + 1 < nb) block<1>(panel, b + 1);
-    if (b + 2 < nb) block<2>(panel, b + 2);
+    blocks_in_chains(nb, [&](auto chain, int64_t b) { block<decltype(chain)::value>(panel, b); });
     for (int t = 0; t < T; ++t)
       _mm512_storeu_ps(y + t * ys, _mm512_add_ps(_mm512_add_ps(acc[0][t], acc[1][t]),
                                                  _mm512_add_ps(acc[2][t], acc[3][t])));

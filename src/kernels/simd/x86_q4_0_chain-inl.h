@@ -180,16 +180,7 @@ struct Q4_0HalfPanel {
   void run(const uint8_t* panel, int64_t nb, float* y, size_t ys) {
     for (auto& chain : acc)
       for (auto& a : chain) a = _mm256_setzero_ps();
-    int64_t b = 0;
-    for (; b + 4 <= nb; b += 4) {
-      block<0>(panel, b);
-      block<1>(panel, b + 1);
-      block<2>(panel, b + 2);
-      block<3>(panel, b + 3);
-    }
-    if (b < nb) block<0>(panel, b);
-    if (b + 1 < nb) block<1>(panel, b + 1);
-    if (b + 2 < nb) block<2>(panel, b + 2);
+    blocks_in_chains(nb, [&](auto chain, int64_t b) { block<decltype(chain)::value>(panel, b); });
     for (int t = 0; t < T; ++t)
       _mm256_storeu_ps(y + t * ys + 8 * half, _mm256_add_ps(_mm256_add_ps(acc[0][t], acc[1][t]),
                                                             _mm256_add_ps(acc[2][t], acc[3][t])));

@@ -94,7 +94,8 @@ Probe probe_for_active_level() {
 #if defined(__x86_64__)
     case kernels::Isa::Avx512:
     case kernels::Isa::Avx512Vnni: return fma_probe_avx512;
-    case kernels::Isa::Avx2: return fma_probe_avx2;
+    case kernels::Isa::Avx2:
+    case kernels::Isa::AvxVnni: return fma_probe_avx2;
 #elif defined(__aarch64__)
     case kernels::Isa::Neon:
     case kernels::Isa::NeonDotprod:

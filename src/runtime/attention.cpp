@@ -24,6 +24,7 @@ AttentionTile::Loops loops_for_kernel_level() {
 #ifdef EDGELLM_ATTENTION_X86
   switch (kernels::active().isa) {
     case kernels::Isa::Avx2:
+    case kernels::Isa::AvxVnni:
       return AttentionTile::Loops::Avx2;
     case kernels::Isa::Avx512:
     case kernels::Isa::Avx512Vnni:

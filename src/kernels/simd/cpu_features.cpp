@@ -30,6 +30,7 @@ std::string describe_cpu_features(const CpuFeatures& f) {
   add(f.avx512dq, "avx512dq");
   add(f.avx512vnni, "avx512_vnni");
   add(f.avx512bf16, "avx512_bf16");
+  add(f.avx_vnni, "avx_vnni");
   add(f.asimd, "asimd");
   add(f.dotprod, "dotprod");
   add(f.i8mm, "i8mm");

@@ -19,6 +19,7 @@ struct CpuFeatures {
   bool avx512dq = false;
   bool avx512vnni = false;
   bool avx512bf16 = false;
+  bool avx_vnni = false;  // VEX-encoded 256-bit VNNI (AVX-VNNI), without AVX-512
   bool amd = false;     // vendor "AuthenticAMD"
   int x86_family = 0;   // CPUID display family (0x19: Zen 3/4, 0x1a: Zen 5), for stream_tuning.h
   // aarch64

@@ -74,7 +74,11 @@ CpuFeatures probe_cpu() {
     f.avx512bw = f.avx512f && bit(l7.ebx, 30);
     f.avx512vl = f.avx512f && bit(l7.ebx, 31);
     f.avx512vnni = f.avx512f && bit(l7.ecx, 11);
-    if (l7.eax >= 1) f.avx512bf16 = f.avx512f && bit(cpuid(7, 1).eax, 5);
+    if (l7.eax >= 1) {
+      const Regs l71 = cpuid(7, 1);
+      f.avx_vnni = f.avx2 && bit(l71.eax, 4);
+      f.avx512bf16 = f.avx512f && bit(l71.eax, 5);
+    }
   }
   f.brand = brand_string();
   return f;

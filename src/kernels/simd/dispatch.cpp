@@ -13,7 +13,7 @@ namespace edgellm::kernels {
 namespace {
 
 constexpr std::string_view kIsaNames[kNumIsas] = {
-    "scalar", "avx2", "avx512", "avx512vnni", "neon", "neon_dotprod", "neon_i8mm"};
+    "scalar", "avx2", "avx512", "avx512vnni", "neon", "neon_dotprod", "neon_i8mm", "avxvnni"};
 
 struct Registry {
   std::array<std::optional<KernelSet>, kNumIsas> sets;
@@ -61,8 +61,8 @@ const KernelSet& select_kernel_set(const char* request) {
     return *reg.sets[static_cast<int>(reg.best)];
   const auto isa = isa_from_name(request);
   if (!isa)
-    fail("EDGELLM_ISA={}: unknown level (auto, scalar, avx2, avx512, avx512vnni, neon, "
-         "neon_dotprod, neon_i8mm)", request);
+    fail("EDGELLM_ISA={}: unknown level (auto, scalar, avx2, avxvnni, avx512, avx512vnni, "
+         "neon, neon_dotprod, neon_i8mm)", request);
   const auto& set = reg.sets[static_cast<int>(*isa)];
   if (!set) fail("EDGELLM_ISA={}: this CPU or build cannot run that level", request);
   return *set;

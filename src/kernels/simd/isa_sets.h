@@ -25,6 +25,7 @@ const KernelSet& select_kernel_set(const char* request);
 
 KernelSet make_scalar_set();
 KernelSet make_avx2_set();
+KernelSet make_avxvnni_set();
 KernelSet make_avx512_set();
 KernelSet make_avx512vnni_set();
 KernelSet make_neon_set();

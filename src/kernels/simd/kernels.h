@@ -38,10 +38,12 @@
 
 namespace edgellm::kernels {
 
-enum class Isa : uint8_t { Scalar, Avx2, Avx512, Avx512Vnni, Neon, NeonDotprod, NeonI8mm };
-inline constexpr int kNumIsas = 7;
+// AvxVnni: AVX2 plus the VEX-encoded 256-bit vpdpbusd / vpdpwssd (AVX-VNNI: Intel Alder Lake and
+// later client cores, which lack AVX-512).
+enum class Isa : uint8_t { Scalar, Avx2, Avx512, Avx512Vnni, Neon, NeonDotprod, NeonI8mm, AvxVnni };
+inline constexpr int kNumIsas = 8;
 
-std::string_view isa_name(Isa isa);  // "scalar", "avx2", "avx512", "avx512vnni", "neon", ...
+std::string_view isa_name(Isa isa);  // "scalar", "avx2", "avxvnni", "avx512", "avx512vnni", "neon", ...
 std::optional<Isa> isa_from_name(std::string_view name);
 
 // How activations are prepared for a given weight type.

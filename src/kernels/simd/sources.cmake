@@ -16,9 +16,11 @@ function(edgellm_simd_sources target)
     set(avx2 -mavx2 -mfma -mf16c)
     set(avx512 ${avx2} -mavx512f -mavx512bw -mavx512vl -mavx512dq)
     target_sources(${target} PRIVATE ${d}/cpu_probe_x86.cpp ${d}/isa_list_x86.cpp
-      ${d}/kernels_avx2.cpp ${d}/kernels_avx512.cpp ${d}/kernels_avx512vnni.cpp)
+      ${d}/kernels_avx2.cpp ${d}/kernels_avxvnni.cpp ${d}/kernels_avx512.cpp ${d}/kernels_avx512vnni.cpp)
     set_source_files_properties(${d}/kernels_avx2.cpp TARGET_DIRECTORY ${target}
       PROPERTIES COMPILE_OPTIONS "${avx2}")
+    set_source_files_properties(${d}/kernels_avxvnni.cpp TARGET_DIRECTORY ${target}
+      PROPERTIES COMPILE_OPTIONS "${avx2};-mavxvnni")
     set_source_files_properties(${d}/kernels_avx512.cpp TARGET_DIRECTORY ${target}
       PROPERTIES COMPILE_OPTIONS "${avx512}")
     set_source_files_properties(${d}/kernels_avx512vnni.cpp TARGET_DIRECTORY ${target}

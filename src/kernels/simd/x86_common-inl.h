@@ -1,7 +1,8 @@
 // x86 kernel family, part 1: primitives and the activation quantizers.
 //
 // The x86 kernels are written once, as templates over a level policy D:
-//   D::kVnni   - AVX-512 VNNI (+VL): vpdpbusd / vpdpwssd on 256-bit vectors;
+//   D::kVnni   - vpdpbusd / vpdpwssd on 256-bit vectors: the EVEX forms of AVX-512 VNNI (+VL)
+//                with kAvx512, the VEX forms of AVX-VNNI without;
 //   D::kAvx512 - AVX-512 F/BW/VL/DQ available (32 vector registers, mask ops, wider tiles).
 // Each level's translation unit (kernels_avx2.cpp, ...) is compiled with that level's -m flags,
 // defines its policy and instantiates everything below. Everything here has internal linkage
@@ -111,8 +112,10 @@ inline int hsum_i32(__m256i v) {
 // pair sums: callers keep |u| * |s| * 2 <= 32767 (weights <= 128 against activations <= 127).
 template <class D>
 inline __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
-  if constexpr (D::kVnni) {
+  if constexpr (D::kVnni && D::kAvx512) {
     return _mm256_dpbusd_epi32(acc, u, s);
+  } else if constexpr (D::kVnni) {
+    return _mm256_dpbusd_avx_epi32(acc, u, s);
   } else {
     const __m256i p = _mm256_maddubs_epi16(u, s);
     return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
@@ -123,8 +126,10 @@ inline __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
 template <class D>
 inline __m256i dot_u8s8_scaled(__m256i acc, __m256i u, __m256i s, __m256i scale16) {
   const __m256i p = _mm256_maddubs_epi16(u, s);
-  if constexpr (D::kVnni) {
+  if constexpr (D::kVnni && D::kAvx512) {
     return _mm256_dpwssd_epi32(acc, p, scale16);
+  } else if constexpr (D::kVnni) {
+    return _mm256_dpwssd_avx_epi32(acc, p, scale16);
   } else {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(p, scale16));
   }

@@ -1,5 +1,5 @@
-// x86 kernel family, part 7: Q4_0 on the levels without VNNI (avx2, avx512), in the AVX-512 VNNI
-// level's batch-invariant arithmetic (x86_legacy_vnni-inl.h): per (row, token) the exact int32
+// x86 kernel family, part 7: Q4_0 on the levels other than avx512vnni (avx2, avxvnni, avx512), in
+// the AVX-512 VNNI level's batch-invariant arithmetic (x86_legacy_vnni-inl.h): per (row, token) the exact int32
 // dot of block b goes into chain b % 4 as fma(float(isum), d_w * d_x, c), y = (c0 + c1) + (c2 + c3).
 // So Q4_0 gives the same bits on every x86 level, and the 16-row panels below agree with the
 // row-layout tile bit for bit.
@@ -10,7 +10,9 @@
 // activation dword meets 8 rows per ymm vector: a block of 8 rows costs 12 unpack, 8 vpmaddubsw,
 // 7 int16 adds, one vpmaddwd and one conversion, scale and FMA.
 //
-// Exactness of the int16 sums: u = w + 8 is 0..15 and the Q8_0 activations are -127..127 (the
+// With AVX-VNNI (the avxvnni level) the dot products are vpdpbusd as on the VNNI level.
+//
+// Exactness of the int16 sums (levels without VNNI): u = w + 8 is 0..15 and the Q8_0 activations are -127..127 (the
 // quantizer rounds x / (max|x| / 127)), so a vpmaddubsw pair is at most 2 * 15 * 127 = 3810 in
 // magnitude and the 8 products of a block sum to at most 30480 < 2^15: no saturation, no wrap.
 #pragma once
@@ -119,7 +121,11 @@ struct Q4_0ChainKernel {
         __m256i lo, hi;
         nibbles_pair(wr + b * kBytes + 2, wr + b1 * kBytes + 2, &lo, &hi);
         if (t == 0) dbits[p] = load_u16(wr + b * kBytes) | load_u16(wr + b1 * kBytes) << 16;
-        dot[p] = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi)), ones);
+        if constexpr (D::kVnni) {
+          dot[p] = dot_u8s8<D>(dot_u8s8<D>(_mm256_setzero_si256(), lo, xlo), hi, xhi);
+        } else {
+          dot[p] = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi)), ones);
+        }
       }
       if (t == 0) {
         // Halves row-major (row p: block b, b + 1) to lane 4k + p, built in registers (a vector
@@ -146,7 +152,7 @@ struct Q4_0ChainKernel {
 // T tokens against one half (8 rows) of a panel, blocks in order with the four chains of every
 // token live. For T == 1 (decode) the first half prefetches the stream into L2 `ahead` bytes
 // in front; the second half finds the panel in cache.
-template <int T>
+template <class D, int T>
 struct Q4_0HalfPanel {
   __m256 acc[4][T];
   const uint8_t* x[T];
@@ -170,9 +176,17 @@ struct Q4_0HalfPanel {
     const __m256 scale = _mm256_cvtph_ps(load128(pb + kQ4_0PanelScalesAt + 16 * half));
     for (int t = 0; t < T; ++t) {
       const uint8_t* xb = x[t] + b * kQ8_0Bytes + 2;
-      __m256i s16 = _mm256_maddubs_epi16(wv[0], broadcast_dword(xb));
-      for (int j = 1; j < 8; ++j) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(wv[j], broadcast_dword(xb + 4 * j)));
-      const __m256i isum = _mm256_add_epi32(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)), _mm256_set1_epi32(seed[t][b]));
+      __m256i isum;
+      if constexpr (D::kVnni) {
+        // Two partial chains: the 8 dependent vpdpbusd would otherwise be one long latency chain.
+        __m256i part[2] = {_mm256_set1_epi32(seed[t][b]), _mm256_setzero_si256()};
+        for (int j = 0; j < 8; ++j) part[j % 2] = dot_u8s8<D>(part[j % 2], wv[j], broadcast_dword(xb + 4 * j));
+        isum = _mm256_add_epi32(part[0], part[1]);
+      } else {
+        __m256i s16 = _mm256_maddubs_epi16(wv[0], broadcast_dword(xb));
+        for (int j = 1; j < 8; ++j) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(wv[j], broadcast_dword(xb + 4 * j)));
+        isum = _mm256_add_epi32(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)), _mm256_set1_epi32(seed[t][b]));
+      }
       acc[K][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(scale, _mm256_set1_ps(dx[t][b])), acc[K][t]);
     }
   }
@@ -188,10 +202,10 @@ struct Q4_0HalfPanel {
 };
 
 // Tokens [t0, t0 + T) against both halves of one panel.
-template <int T>
+template <class D, int T>
 void q4_0_panel_tokens(const uint8_t* panel, int64_t nb, const uint8_t* x, size_t xs, const float* dx,
                        const int32_t* seed, size_t ahead, int64_t t0, float* y, size_t ys) {
-  Q4_0HalfPanel<T> k;
+  Q4_0HalfPanel<D, T> k;
   for (int t = 0; t < T; ++t) {
     k.x[t] = x + (t0 + t) * xs;
     k.dx[t] = dx + (t0 + t) * nb;
@@ -209,7 +223,8 @@ constexpr size_t kQ4_0PanelAheadBytes = 4 * kQ4_0PanelBlockBytes;
 
 // MatmulFn for Q4_0 panels (panel_layout.h) on the levels without VNNI: tokens in groups of
 // 4, 2 and 1; only a panel's first group prefetches (the later ones find it in cache).
-inline void matmul_q4_0_panels_ymm(const uint8_t* w, size_t row_stride, int64_t row_begin, int64_t row_end,
+template <class D>
+void matmul_q4_0_panels_ymm(const uint8_t* w, size_t row_stride, int64_t row_begin, int64_t row_end,
                                    int64_t cols, const void* xq, size_t xq_stride, int64_t n_tokens, float* y,
                                    size_t y_stride) {
   const int64_t nb = cols / 32;
@@ -224,20 +239,20 @@ inline void matmul_q4_0_panels_ymm(const uint8_t* w, size_t row_stride, int64_t 
     const uint8_t* panel = w + r * row_stride;
     float* yr = y + r;
     if (n_tokens == 1) {
-      q4_0_panel_tokens<1>(panel, nb, x, xq_stride, dx.data(), seed.data(), decode_ahead, 0, yr, y_stride);
+      q4_0_panel_tokens<D, 1>(panel, nb, x, xq_stride, dx.data(), seed.data(), decode_ahead, 0, yr, y_stride);
       continue;
     }
     int64_t t = 0;
     for (; t + 4 <= n_tokens; t += 4)
-      q4_0_panel_tokens<4>(panel, nb, x, xq_stride, dx.data(), seed.data(), t == 0 ? 4 * kQ4_0PanelAheadBytes : 0, t,
+      q4_0_panel_tokens<D, 4>(panel, nb, x, xq_stride, dx.data(), seed.data(), t == 0 ? 4 * kQ4_0PanelAheadBytes : 0, t,
                            yr, y_stride);
     if (n_tokens - t >= 2) {
-      q4_0_panel_tokens<2>(panel, nb, x, xq_stride, dx.data(), seed.data(), t == 0 ? 2 * kQ4_0PanelAheadBytes : 0, t,
+      q4_0_panel_tokens<D, 2>(panel, nb, x, xq_stride, dx.data(), seed.data(), t == 0 ? 2 * kQ4_0PanelAheadBytes : 0, t,
                            yr, y_stride);
       t += 2;
     }
     if (t < n_tokens)
-      q4_0_panel_tokens<1>(panel, nb, x, xq_stride, dx.data(), seed.data(), t == 0 ? kQ4_0PanelAheadBytes : 0, t, yr,
+      q4_0_panel_tokens<D, 1>(panel, nb, x, xq_stride, dx.data(), seed.data(), t == 0 ? kQ4_0PanelAheadBytes : 0, t, yr,
                            y_stride);
   }
 }

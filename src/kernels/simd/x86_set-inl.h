@@ -112,10 +112,10 @@ KernelSet make_set() {
   set(TensorType::Q4_K, format_kernels<Q4KKernel<D>>());
   set(TensorType::Q5_K, format_kernels<KQuantKernel<D, KQ5>>());
   set(TensorType::Q6_K, format_kernels<Q6KKernel<D>>());
-  if constexpr (!D::kVnni) {
-    // Q4_0 in the VNNI level's arithmetic, rows and panels (x86_q4_0_chain-inl.h).
+  if constexpr (!(D::kVnni && D::kAvx512)) {
+    // Q4_0 in the AVX-512 VNNI level's arithmetic, rows and panels (x86_q4_0_chain-inl.h).
     set(TensorType::Q4_0, format_kernels<Q4_0ChainKernel<D>>());
-    ks.formats[format_index(TensorType::Q4_0)].panel_matmul = &matmul_q4_0_panels_ymm;
+    ks.formats[format_index(TensorType::Q4_0)].panel_matmul = &matmul_q4_0_panels_ymm<D>;
   }
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
   if constexpr (D::kVnni && D::kAvx512) {

@@ -23,6 +23,7 @@ namespace {
 TEST(SimdDispatch, FeaturesAreConsistent) {
   const CpuFeatures& f = cpu_features();
   EXPECT_TRUE(!f.avx2 || f.avx);
+  EXPECT_TRUE(!f.avx_vnni || f.avx2);
   EXPECT_TRUE(!(f.avx512bw || f.avx512vl || f.avx512vnni || f.avx512bf16) || f.avx512f);
   EXPECT_TRUE(!f.i8mm || f.asimd);
   EXPECT_FALSE(describe_cpu_features(f).empty());
@@ -33,7 +34,8 @@ TEST(SimdDispatch, PicksTheBestLevelTheCpuRuns) {
   const CpuFeatures& f = cpu_features();
   Isa want = Isa::Scalar;
   if (f.avx2 && f.fma && f.f16c) want = Isa::Avx2;
-  if (want == Isa::Avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq) want = Isa::Avx512;
+  if (want == Isa::Avx2 && f.avx_vnni) want = Isa::AvxVnni;
+  if ((want == Isa::Avx2 || want == Isa::AvxVnni) && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq) want = Isa::Avx512;
   if (want == Isa::Avx512 && f.avx512vnni) want = Isa::Avx512Vnni;
   if (f.asimd) want = Isa::Neon;
   if (f.asimd && f.dotprod) want = Isa::NeonDotprod;

@@ -126,8 +126,8 @@ TEST(PanelKernels, MatmulMatchesReference) {
   }
 }
 
-// Q4_0 runs in one arithmetic on every x86 level (the VNNI level's chains; the levels without
-// VNNI in x86_q4_0_chain-inl.h): row-layout matvec and matmul of avx2 and avx512 equal avx512vnni's
+// Q4_0 runs in one arithmetic on every x86 level (the VNNI level's chains; the other levels in
+// x86_q4_0_chain-inl.h): row-layout matvec and matmul of avx2, avxvnni and avx512 equal avx512vnni's
 // bit for bit, for row counts off the 4-row tiles and block counts off the 4 chains.
 TEST(PanelKernels, Q4_0SameBitsOnEveryX86Level) {
   const KernelSet* vnni = for_isa(Isa::Avx512Vnni);
@@ -135,7 +135,7 @@ TEST(PanelKernels, Q4_0SameBitsOnEveryX86Level) {
   std::mt19937 rng(31);
   const TensorType t = TensorType::Q4_0;
   int compared = 0;
-  for (const Isa isa : {Isa::Avx2, Isa::Avx512}) {
+  for (const Isa isa : {Isa::Avx2, Isa::AvxVnni, Isa::Avx512}) {
     const KernelSet* ks = for_isa(isa);
     if (ks == nullptr) continue;
     ++compared;

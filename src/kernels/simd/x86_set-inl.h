@@ -7,9 +7,9 @@
 #include "kernels/simd/x86_float-inl.h"
 #include "kernels/simd/x86_kquant-inl.h"
 #include "kernels/simd/x86_legacy-inl.h"
+#include "kernels/simd/x86_legacy_chain-inl.h"
 #include "kernels/simd/x86_legacy_vnni-inl.h"
 #include "kernels/simd/x86_prefill_pairs-inl.h"
-#include "kernels/simd/x86_q4_0_chain-inl.h"
 #include "kernels/simd/x86_q4k_panel-inl.h"
 #include "kernels/simd/x86_q6k_panel-inl.h"
 
@@ -113,9 +113,12 @@ KernelSet make_set() {
   set(TensorType::Q5_K, format_kernels<KQuantKernel<D, KQ5>>());
   set(TensorType::Q6_K, format_kernels<Q6KKernel<D>>());
   if constexpr (!(D::kVnni && D::kAvx512)) {
-    // Q4_0 in the AVX-512 VNNI level's arithmetic, rows and panels (x86_q4_0_chain-inl.h).
-    set(TensorType::Q4_0, format_kernels<Q4_0ChainKernel<D>>());
-    ks.formats[format_index(TensorType::Q4_0)].panel_matmul = &matmul_q4_0_panels_ymm<D>;
+    // Q4_0 and Q8_0 in the AVX-512 VNNI level's arithmetic, rows and panels
+    // (x86_legacy_chain-inl.h).
+    set(TensorType::Q4_0, format_kernels<ChainRowKernel<D, TensorType::Q4_0>>());
+    set(TensorType::Q8_0, format_kernels<ChainRowKernel<D, TensorType::Q8_0>>());
+    ks.formats[format_index(TensorType::Q4_0)].panel_matmul = &matmul_chain_panels<D, TensorType::Q4_0>;
+    ks.formats[format_index(TensorType::Q8_0)].panel_matmul = &matmul_chain_panels<D, TensorType::Q8_0>;
   }
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
   if constexpr (D::kVnni && D::kAvx512) {

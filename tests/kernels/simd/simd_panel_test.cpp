@@ -126,33 +126,37 @@ TEST(PanelKernels, MatmulMatchesReference) {
   }
 }
 
-// Q4_0 runs in one arithmetic on every x86 level (the VNNI level's chains; the other levels in
-// x86_q4_0_chain-inl.h): row-layout matvec and matmul of avx2, avxvnni and avx512 equal avx512vnni's
-// bit for bit, for row counts off the 4-row tiles and block counts off the 4 chains.
-TEST(PanelKernels, Q4_0SameBitsOnEveryX86Level) {
+// Q4_0 and Q8_0 run in one arithmetic on every x86 level (the VNNI level's chains; the other
+// levels in x86_legacy_chain-inl.h): row-layout matvec and matmul of avx2, avxvnni and avx512
+// equal avx512vnni's bit for bit, for row counts off the 4-row tiles and block counts off the
+// 4 chains, with random quant bytes (Q8_0's -128 among them) and with every byte 0xff.
+TEST(PanelKernels, Q4_0AndQ8_0SameBitsOnEveryX86Level) {
   const KernelSet* vnni = for_isa(Isa::Avx512Vnni);
   if (vnni == nullptr) GTEST_SKIP() << "no AVX-512 VNNI level on this CPU";
   std::mt19937 rng(31);
-  const TensorType t = TensorType::Q4_0;
   int compared = 0;
   for (const Isa isa : {Isa::Avx2, Isa::AvxVnni, Isa::Avx512}) {
     const KernelSet* ks = for_isa(isa);
     if (ks == nullptr) continue;
     ++compared;
-    for (const int64_t cols : {int64_t{32}, int64_t{224}, int64_t{2048}}) {
-      const int64_t rows = 23, n = 7;
-      const auto w = random_weights(t, rows, cols, rng);
-      const size_t stride = row_bytes(t, cols), xs = act_row_bytes(t, cols);
-      const std::vector<float> x = random_acts(n * cols, rng);
-      std::vector<uint8_t> xq(xs * n);
-      for (int64_t i = 0; i < n; ++i) vnni->quantize_activations(t, &x[i * cols], cols, &xq[i * xs]);
-      std::vector<float> want(static_cast<size_t>(n * rows)), got(want.size(), -1.0f), one(rows, -1.0f);
-      vnni->matmul(t, w.data(), stride, 0, rows, cols, xq.data(), xs, n, want.data(), rows);
-      ks->matmul(t, w.data(), stride, 0, rows, cols, xq.data(), xs, n, got.data(), rows);
-      EXPECT_TRUE(same_bits(want.data(), got.data(), want.size())) << isa_name(isa) << " matmul cols " << cols;
-      ks->matvec(t, w.data(), stride, 0, rows, cols, &xq[xs], one.data());
-      EXPECT_TRUE(same_bits(&want[rows], one.data(), rows)) << isa_name(isa) << " matvec cols " << cols;
-    }
+    for (const TensorType t : {TensorType::Q4_0, TensorType::Q8_0})
+      for (const int pattern : {0, 1})
+        for (const int64_t cols : {int64_t{32}, int64_t{224}, int64_t{2048}}) {
+          const int64_t rows = 23, n = 7;
+          const auto w = random_weights(t, rows, cols, rng, pattern);
+          const size_t stride = row_bytes(t, cols), xs = act_row_bytes(t, cols);
+          const std::vector<float> x = random_acts(n * cols, rng);
+          std::vector<uint8_t> xq(xs * n);
+          for (int64_t i = 0; i < n; ++i) vnni->quantize_activations(t, &x[i * cols], cols, &xq[i * xs]);
+          std::vector<float> want(static_cast<size_t>(n * rows)), got(want.size(), -1.0f), one(rows, -1.0f);
+          vnni->matmul(t, w.data(), stride, 0, rows, cols, xq.data(), xs, n, want.data(), rows);
+          ks->matmul(t, w.data(), stride, 0, rows, cols, xq.data(), xs, n, got.data(), rows);
+          const std::string what = std::string(isa_name(isa)) + " " + std::string(type_name(t)) + " pattern " +
+                                   std::to_string(pattern) + " cols " + std::to_string(cols);
+          EXPECT_TRUE(same_bits(want.data(), got.data(), want.size())) << what << " matmul";
+          ks->matvec(t, w.data(), stride, 0, rows, cols, &xq[xs], one.data());
+          EXPECT_TRUE(same_bits(&want[rows], one.data(), rows)) << what << " matvec";
+        }
   }
   if (compared == 0) GTEST_SKIP() << "no level without VNNI compiled in";
 }

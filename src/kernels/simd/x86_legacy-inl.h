@@ -30,6 +30,22 @@ inline uint32_t load_u16(const uint8_t* p) {
   return v;
 }
 
+// Per (token, block) of Q8_0 activation rows (the layout of kernels.h: blocks, then the int16
+// block sums): the f32 scale, and the seed -offset * sum(x) that makes the integer dot of
+// weights stored as w + offset the exact dot of w.
+inline void q8_0_token_constants(const uint8_t* xq, size_t xs, int64_t n_tokens, int64_t nb, int offset, float* dx,
+                                 int32_t* seed) {
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const uint8_t* xt = xq + t * xs;
+    for (int64_t b = 0; b < nb; ++b) {
+      int16_t sum;
+      std::memcpy(&sum, xt + nb * kQ8_0Bytes + 2 * b, 2);
+      dx[t * nb + b] = h2f(static_cast<uint16_t>(load_u16(xt + b * kQ8_0Bytes)));
+      seed[t * nb + b] = -offset * sum;
+    }
+  }
+}
+
 // Both halves of two 16-byte nibble arrays: lo = low nibbles of (q0, q1), hi = high nibbles.
 inline void nibbles_pair(const uint8_t* q0, const uint8_t* q1, __m256i* lo, __m256i* hi) {
   const __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(load128(q0)), load128(q1), 1);

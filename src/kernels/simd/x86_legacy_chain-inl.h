@@ -58,22 +58,6 @@ inline __m256i dot_lanes(__m256i acc, __m256i u, __m256i s) {
   }
 }
 
-// Per (token, block): the f32 activation scale and the seed -offset * sum(x), which makes the
-// integer dot of the stored weights the exact dot of w.
-template <class F>
-inline void chain_token_constants(const uint8_t* x, size_t xs, int64_t n_tokens, int64_t nb, float* dx,
-                                  int32_t* seed) {
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    const uint8_t* xt = x + t * xs;
-    for (int64_t b = 0; b < nb; ++b) {
-      int16_t sum;
-      std::memcpy(&sum, xt + nb * kQ8_0Bytes + 2 * b, 2);
-      dx[t * nb + b] = h2f(static_cast<uint16_t>(load_u16(xt + b * kQ8_0Bytes)));
-      seed[t * nb + b] = -F::kOffset * sum;
-    }
-  }
-}
-
 // Row-layout tile: R <= 4 rows x T tokens, two blocks per 256-bit vector (128-bit lane k: block
 // b + k, as x86_legacy-inl.h loads them). The lane-partial dots of the R rows are summed by a
 // transpose-add, so lane 4k + p is row p's isum of block b + k and the conversion, scale and FMA
@@ -278,7 +262,7 @@ void matmul_chain_panels(const uint8_t* w, size_t row_stride, int64_t row_begin,
   thread_local std::vector<int32_t> seed;
   dx.resize(static_cast<size_t>(n_tokens * nb));
   seed.resize(static_cast<size_t>(n_tokens * nb));
-  chain_token_constants<F>(x, xq_stride, n_tokens, nb, dx.data(), seed.data());
+  q8_0_token_constants(x, xq_stride, n_tokens, nb, F::kOffset, dx.data(), seed.data());
   const size_t decode_ahead = stream_tuning().legacy_l2_ahead_blocks * F::kPanelBlockBytes;
   for (int64_t r = row_begin; r < row_end; r += kPanelRows) {
     const uint8_t* panel = w + r * row_stride;

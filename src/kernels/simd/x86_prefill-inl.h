@@ -101,15 +101,7 @@ void scratch_from_rows(const uint8_t* w, size_t ws, int64_t nb, uint8_t* scratch
 // Per (token, block) of Q8_0 activation rows: the f32 scale and the seed -off * sum(x).
 template <TensorType kType>
 void token_constants(const uint8_t* xq, size_t xs, int64_t nt, int64_t nb, float* dx, int32_t* seed) {
-  for (int64_t t = 0; t < nt; ++t) {
-    const uint8_t* xt = xq + t * xs;
-    for (int64_t b = 0; b < nb; ++b) {
-      int16_t sum;
-      std::memcpy(&sum, xt + nb * kQ8_0Bytes + 2 * b, 2);
-      dx[t * nb + b] = h2f(static_cast<uint16_t>(load_u16(xt + b * kQ8_0Bytes)));
-      seed[t * nb + b] = -kWeightOffset<kType> * sum;
-    }
-  }
+  q8_0_token_constants(xq, xs, nt, nb, kWeightOffset<kType>, dx, seed);
 }
 
 // T tokens (from token t0) against one panel in scratch form; y[t * ys + r], r < 16. One chain

@@ -122,17 +122,22 @@ inline __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
   }
 }
 
+// acc + per int32 lane sum of the two int16 products a x b (vpdpwssd where the level has it).
+template <class D>
+inline __m256i madd_i16(__m256i acc, __m256i a, __m256i b) {
+  if constexpr (D::kVnni && D::kAvx512) {
+    return _mm256_dpwssd_epi32(acc, a, b);
+  } else if constexpr (D::kVnni) {
+    return _mm256_dpwssd_avx_epi32(acc, a, b);
+  } else {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
+  }
+}
+
 // acc + per int32 lane sum of (u8 x s8 pair sums) x int16 scales: the K-quant sub-block dot.
 template <class D>
 inline __m256i dot_u8s8_scaled(__m256i acc, __m256i u, __m256i s, __m256i scale16) {
-  const __m256i p = _mm256_maddubs_epi16(u, s);
-  if constexpr (D::kVnni && D::kAvx512) {
-    return _mm256_dpwssd_epi32(acc, p, scale16);
-  } else if constexpr (D::kVnni) {
-    return _mm256_dpwssd_avx_epi32(acc, p, scale16);
-  } else {
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, scale16));
-  }
+  return madd_i16<D>(acc, _mm256_maddubs_epi16(u, s), scale16);
 }
 
 // 0x10 in byte j where bit j of the 32-bit qh is set (Q5_0 / Q5_1 fifth bit).

@@ -1,5 +1,6 @@
 // x86 kernel family: the 16-row panel kernel for Q4_K weights on AVX-512 VNNI (the layout is in
-// panel_layout.h), for every token count: decode (1 token) and prefill alike.
+// panel_layout.h), for every token count: decode (1 token) and prefill alike. The per-token
+// constants and the panel offsets serve the 256-bit levels' version too (x86_q4k_panel_ymm-inl.h).
 //
 // One vpdpbusd multiplies a nibble vector (dword r: 4 weights of row r) by a broadcast dword of a
 // token's Q8_K activations: a 4-element dot for 16 rows. The low nibbles are used masked
@@ -18,8 +19,6 @@
 // Nothing depends on the token count, the token's group or the row range: batch invariant. It
 // is not bit-identical to the row-layout Q4_K kernel (that one sums 16 int32 lanes as floats).
 #pragma once
-
-#if defined(__AVX512F__) && defined(__AVX512VNNI__)
 
 #include <cstring>
 #include <vector>
@@ -71,6 +70,8 @@ inline void q4k_token_consts(const uint8_t* xq, size_t xs, int64_t n_tokens, int
 // compute-bound; 4 tokens x 36 KB would only crowd L2; pp128 0.83 without, 0.86 with 16).
 // Calls of 2-3 tokens do not prefetch, one-token calls (decode) as stream_tuning() says.
 constexpr size_t kQ4KPrefetchBytes = 16 * kQ4KPanelBlock;
+
+#if defined(__AVX512F__) && defined(__AVX512VNNI__)
 
 // T <= 4 tokens against one panel, reading each super-block once.
 template <int T>
@@ -208,7 +209,7 @@ void matmul_q4k_packed(const uint8_t* w, size_t row_stride, int64_t row_begin, i
   }
 }
 
+#endif  // AVX-512 VNNI
+
 }  // namespace
 }  // namespace edgellm::kernels::x86
-
-#endif  // AVX-512 VNNI

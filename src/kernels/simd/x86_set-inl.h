@@ -11,6 +11,7 @@
 #include "kernels/simd/x86_legacy_vnni-inl.h"
 #include "kernels/simd/x86_prefill_pairs-inl.h"
 #include "kernels/simd/x86_q4k_panel-inl.h"
+#include "kernels/simd/x86_q4k_panel_ymm-inl.h"
 #include "kernels/simd/x86_q6k_panel-inl.h"
 
 namespace edgellm::kernels::x86 {
@@ -119,6 +120,8 @@ KernelSet make_set() {
     set(TensorType::Q8_0, format_kernels<ChainRowKernel<D, TensorType::Q8_0>>());
     ks.formats[format_index(TensorType::Q4_0)].panel_matmul = &matmul_chain_panels<D, TensorType::Q4_0>;
     ks.formats[format_index(TensorType::Q8_0)].panel_matmul = &matmul_chain_panels<D, TensorType::Q8_0>;
+    // Q4_K panels in the VNNI panel kernel's arithmetic (x86_q4k_panel_ymm-inl.h).
+    ks.formats[format_index(TensorType::Q4_K)].panel_matmul = &matmul_q4k_panels_ymm<D>;
   }
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
   if constexpr (D::kVnni && D::kAvx512) {

@@ -130,6 +130,43 @@ TEST(Q4KPanelKernels, MatchReferenceAndAreBatchInvariant) {
   if (levels == 0) GTEST_SKIP() << "no level on this CPU has Q4_K panel kernels";
 }
 
+// The 256-bit levels' Q4_K panels (x86_q4k_panel_ymm-inl.h) compute the AVX-512 VNNI panel
+// kernel's sums: the same bits for 1 and 7 tokens, random and extreme operands.
+TEST(Q4KPanelKernels, SameBitsOnEveryX86Level) {
+  const KernelSet* vnni = for_isa(Isa::Avx512Vnni);
+  if (vnni == nullptr || !vnni->has_panel_kernels(kQ4K)) GTEST_SKIP() << "no AVX-512 VNNI level on this CPU";
+  std::mt19937 rng(77);
+  int compared = 0;
+  for (const Isa isa : {Isa::Avx2, Isa::AvxVnni, Isa::Avx512}) {
+    const KernelSet* ks = for_isa(isa);
+    if (ks == nullptr || !ks->has_panel_kernels(kQ4K)) continue;
+    ++compared;
+    for (const int64_t cols : {int64_t{256}, int64_t{2304}})
+      for (const int pattern : {0, 1}) {
+        const int64_t rows = 32, n = 7;
+        const auto w = random_weights(kQ4K, rows, cols, rng, pattern);
+        const auto p = packed(kQ4K, w, rows, cols);
+        const size_t stride = row_bytes(kQ4K, cols), xs = act_row_bytes(kQ4K, cols);
+        std::vector<float> x = random_acts(n * cols, rng);
+        if (pattern == 1) {
+          const auto lo = extreme_acts(cols, -1.0f), hi = extreme_acts(cols, 1.0f);
+          std::copy(lo.begin(), lo.end(), x.begin());
+          std::copy(hi.begin(), hi.end(), x.begin() + cols);
+        }
+        std::vector<uint8_t> xq(xs * n);
+        for (int64_t i = 0; i < n; ++i) vnni->quantize_activations(kQ4K, &x[i * cols], cols, &xq[i * xs]);
+        for (const int64_t tokens : {int64_t{1}, n}) {
+          std::vector<float> want(static_cast<size_t>(tokens * rows)), got(want.size(), -1.0f);
+          vnni->panel_matmul(kQ4K, p.data(), stride, 0, rows, cols, xq.data(), xs, tokens, want.data(), rows);
+          ks->panel_matmul(kQ4K, p.data(), stride, 0, rows, cols, xq.data(), xs, tokens, got.data(), rows);
+          EXPECT_TRUE(same_bits(want.data(), got.data(), want.size()))
+              << isa_name(isa) << " cols " << cols << " pattern " << pattern << " tokens " << tokens;
+        }
+      }
+  }
+  if (compared == 0) GTEST_SKIP() << "no 256-bit level with Q4_K panels";
+}
+
 // Through kernels::matmul (the active level, 1 and 2 threads): panels against the row layout
 // and the reference product; 8-bit activations give ~1% relative error per element.
 TEST(Q4KPanelKernels, MatmulMatchesRowLayout) {

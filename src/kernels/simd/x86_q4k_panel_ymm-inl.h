@@ -1,11 +1,11 @@
-// x86 kernel family: Q4_K panels (panel_layout.h) on the 256-bit levels (avx2, avxvnni, avx512),
+// x86 kernel family: Q4_K panels (panel_layout.h) on the levels without AVX-512 (avx2, avxvnni),
 // in the arithmetic of the AVX-512 VNNI panel kernel (x86_q4k_panel-inl.h), so a Q4_K panel gives
 // the same bits on every x86 level. A ymm vector holds a dword of 8 rows (half a panel).
 //
 // Per chunk of two sub-blocks (8 nibble vectors) a token's 8 vpmaddubsw of the low nibbles add up
 // in int16, as do the 8 of the high nibbles (shifted down: in place they would overflow int16):
 // |x| <= 128 and q <= 15, so a pair is at most 3840 and 8 of them 30720 < 2^15. One vpmaddwd
-// (vpdpwssd with VNNI) against the sub-block scale as an int16 pair then adds sc * dot into the
+// against the sub-block scale as an int16 pair then adds sc * dot into the
 // row's int32 isum, exact as on the VNNI level (that one keeps the high nibbles in place and
 // sums 16 isum; float(16 isum) * (d * d_x / 16) is float(isum) * (d * d_x) exactly).
 //
@@ -73,7 +73,17 @@ struct Q4KPanelYmm {
           hi[t] = _mm256_add_epi16(hi[t], _mm256_maddubs_epi16(qh, broadcast_i32(xc + 32)));
         }
       }
-      for (int t = 0; t < T; ++t) isum[t] = madd_i16<D>(madd_i16<D>(isum[t], lo[t], even), hi[t], odd);
+      // One token: vpmaddwd and vpaddd even where vpdpwssd exists, whose fused form chains 8
+      // latencies per super-block (avxvnni Llama-3.2-1B Q4_K_M decode 0.75 of the read bound
+      // with it, 0.81 without); several tokens interleave their chains and gain from it (pp128
+      // 83-84 against 79 t/s).
+      for (int t = 0; t < T; ++t) {
+        if constexpr (T > 1) {
+          isum[t] = madd_i16<D>(madd_i16<D>(isum[t], lo[t], even), hi[t], odd);
+        } else {
+          isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_madd_epi16(lo[t], even), _mm256_madd_epi16(hi[t], odd)));
+        }
+      }
     }
     // Mins 0..3 / 4..7 as int16 pairs (m0, m2) (m1, m3) (m4, m6) (m5, m7), matching the pairs of
     // activation sums.
@@ -89,7 +99,7 @@ struct Q4KPanelYmm {
     for (int t = 0; t < T; ++t) {
       const Q4KTokenConst& kc = k[t][b];
       __m256i msum = _mm256_setzero_si256();
-      for (int i = 0; i < 4; ++i) msum = madd_i16<D>(msum, mw[i], _mm256_set1_epi32(kc.pairs[i]));
+      for (int i = 0; i < 4; ++i) msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mw[i], _mm256_set1_epi32(kc.pairs[i])));
       __m256& a = acc[kHalf][t];
       a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(d, _mm256_set1_ps(-kc.neg_dx)), a);
       a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_mul_ps(dmin, _mm256_set1_ps(kc.neg_dx)), a);
@@ -127,13 +137,13 @@ void q4k_panel_tokens_ymm(const uint8_t* panel, int64_t nb, const uint8_t* xq, s
   k.run(panel, nb, y + t0 * ys, ys);
 }
 
-// MatmulFn for panel-layout Q4_K weights on the 256-bit levels: tokens in groups of 2 (4 on
-// AVX-512, whose 32 registers hold their sums), then 1. Prefetch as the VNNI kernel does: the
+// MatmulFn for panel-layout Q4_K weights on the levels without AVX-512: tokens in groups of 2
+// (16 registers), then 1. Prefetch as the VNNI kernel does: the
 // first group of 4 or more tokens 16 super-blocks ahead, one-token calls as stream_tuning() says.
 template <class D>
 void matmul_q4k_panels_ymm(const uint8_t* w, size_t row_stride, int64_t row_begin, int64_t row_end, int64_t cols,
                            const void* xq, size_t xq_stride, int64_t n_tokens, float* y, size_t y_stride) {
-  constexpr int kGroup = D::kAvx512 ? 4 : 2;
+  constexpr int kGroup = 2;
   const int64_t nb = cols / 256;
   const auto* x = static_cast<const uint8_t*>(xq);
   thread_local std::vector<Q4KTokenConst> consts;

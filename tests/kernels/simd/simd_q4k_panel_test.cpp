@@ -130,7 +130,7 @@ TEST(Q4KPanelKernels, MatchReferenceAndAreBatchInvariant) {
   if (levels == 0) GTEST_SKIP() << "no level on this CPU has Q4_K panel kernels";
 }
 
-// The 256-bit levels' Q4_K panels (x86_q4k_panel_ymm-inl.h) compute the AVX-512 VNNI panel
+// The avx2 / avxvnni levels' Q4_K panels (x86_q4k_panel_ymm-inl.h) compute the AVX-512 VNNI panel
 // kernel's sums: the same bits for 1 and 7 tokens, random and extreme operands.
 TEST(Q4KPanelKernels, SameBitsOnEveryX86Level) {
   const KernelSet* vnni = for_isa(Isa::Avx512Vnni);
@@ -164,7 +164,7 @@ TEST(Q4KPanelKernels, SameBitsOnEveryX86Level) {
         }
       }
   }
-  if (compared == 0) GTEST_SKIP() << "no 256-bit level with Q4_K panels";
+  if (compared == 0) GTEST_SKIP() << "no level without AVX-512 has Q4_K panels here";
 }
 
 // Through kernels::matmul (the active level, 1 and 2 threads): panels against the row layout

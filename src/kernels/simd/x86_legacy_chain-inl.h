@@ -1,5 +1,5 @@
-// x86 kernel family, part 7: Q4_0 and Q8_0 on the levels other than avx512vnni (avx2, avxvnni,
-// avx512), in the AVX-512 VNNI level's batch-invariant arithmetic (x86_legacy_vnni-inl.h): per
+// x86 kernel family, part 7: Q4_0, Q5_0 and Q8_0 on the levels other than avx512vnni (avx2,
+// avxvnni, avx512), in the AVX-512 VNNI level's batch-invariant arithmetic (x86_legacy_vnni-inl.h): per
 // (row, token) the exact int32 dot of block b goes into chain b % 4 as fma(float(isum), d_w * d_x,
 // c), y = (c0 + c1) + (c2 + c3). So these formats give the same bits on every x86 level, and the
 // 16-row panels below agree with the row-layout tile bit for bit.
@@ -11,11 +11,11 @@
 // vpmaddubsw, 7 int16 adds, one vpmaddwd and one conversion, scale and FMA.
 //
 // Dot products: with AVX-VNNI (the avxvnni level) vpdpbusd of the unsigned stored weights (Q4_0
-// w + 8, Q8_0 w + 128) as on the VNNI level, the seed -offset * sum(x) making them exact. Without
-// VNNI, vpmaddubsw: Q4_0's u = w + 8 <= 15 against activations in -127..127 (the quantizer rounds
-// x / (max|x| / 127)) gives pairs of at most 2 * 15 * 127 = 3810, and the 8 products of a block
-// add up in int16 to at most 30480 < 2^15; Q8_0's signed weights go as |w| against sign(x, w)
-// (pairs <= 2 * 128 * 127 = 32512), each product widened by vpmaddwd before it is added.
+// w + 8, Q5_0 w + 16, Q8_0 w + 128) as on the VNNI level, the seed -offset * sum(x) making them
+// exact. Without VNNI, vpmaddubsw against activations in -127..127 (the quantizer rounds
+// x / (max|x| / 127)): the unsigned 4- and 5-bit weights add a few products up in int16 first
+// (ChainFormat::kInt16Group), Q8_0's signed weights go as |w| against sign(x, w) (pairs <= 2 *
+// 128 * 127 = 32512), each product widened by vpmaddwd before it is added.
 #pragma once
 
 #include <type_traits>
@@ -34,16 +34,20 @@ inline __m256i broadcast_dword(const uint8_t* p) { return _mm256_set1_epi32(stat
 // panel blocks (panel_layout.h).
 template <class D, TensorType kType>
 struct ChainFormat {
-  static_assert(kType == TensorType::Q4_0 || kType == TensorType::Q8_0);
-  static constexpr bool kQ4 = kType == TensorType::Q4_0;
-  using Rows = std::conditional_t<kQ4, Q4_0<D>, Q8_0<D>>;
+  static_assert(kType == TensorType::Q4_0 || kType == TensorType::Q5_0 || kType == TensorType::Q8_0);
+  static constexpr bool kQ8 = kType == TensorType::Q8_0;
+  static constexpr bool kQ5 = kType == TensorType::Q5_0;
+  using Rows = std::conditional_t<kQ8, Q8_0<D>, std::conditional_t<kQ5, Q5_0<D>, Q4_0<D>>>;
   // Signed weights against sign-adjusted activations (Q8_0 without VNNI), else unsigned.
   static constexpr bool kSigned = Rows::kSigned;
   static constexpr int kOffset = Rows::kOffset;  // the seed is -kOffset * sum(x)
-  // Products may be added in int16 before widening (Q4_0 without VNNI).
-  static constexpr bool kInt16Sums = kQ4 && !D::kVnni;
-  static constexpr size_t kPanelBlockBytes = kPanelRows * (kQ4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0));
-  static constexpr size_t kPanelScalesAt = kQ4 ? 256 : 512;
+  // Without VNNI, how many vpmaddubsw products of the unsigned 4-/5-bit weights add up in int16
+  // before widening: a pair is at most 2 * 15 * 127 = 3810 (Q4_0) or 2 * 31 * 127 = 7874 (Q5_0),
+  // so 8 or 4 of them stay below 2^15. 0: widen each (VNNI, or Q8_0's |w| x sign(x, w)).
+  static constexpr int kInt16Group = D::kVnni || kQ8 ? 0 : (kQ5 ? 4 : 8);
+  static constexpr size_t kPanelBlockBytes = kPanelRows * Rows::kBytes;
+  static constexpr size_t kPanelMasksAt = 256;  // Q5_0's fifth-bit masks
+  static constexpr size_t kPanelScalesAt = kQ8 ? 512 : (kQ5 ? 320 : 256);
 };
 
 // int32 lane sums of u * s over 4-byte groups, for the format's operands (u: weights as loaded,
@@ -126,7 +130,7 @@ struct ChainRowKernel {
         }
         const LegacyPair q = F::Rows::load2(wr + b * kBytes, wr + b1 * kBytes);
         if (t == 0) dbits[p] = q.dbits;
-        if constexpr (F::kInt16Sums) {
+        if constexpr (F::kInt16Group >= 2) {
           dot[p] = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(q.lo, xlo), _mm256_maddubs_epi16(q.hi, xhi)),
                                      _mm256_set1_epi16(1));
         } else {
@@ -179,12 +183,18 @@ struct ChainPanel {
     if (ahead != 0 && half == 0) prefetch_span(panel, at, at + F::kPanelBlockBytes, ahead);
     const uint8_t* pb = panel + at;
     __m256i wv[8];  // vector j: elements 4j..4j+3 of the 8 rows, as the dot products take them
-    if constexpr (F::kQ4) {
+    if constexpr (!F::kQ8) {
       const __m256i nibble = _mm256_set1_epi8(0x0f);
       for (int j = 0; j < 4; ++j) {
         const __m256i v = load256(pb + 64 * j + 32 * half);
         wv[j] = _mm256_and_si256(v, nibble);
         wv[j + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
+      }
+      if constexpr (F::kQ5) {
+        // Mask k's bit 4r + i adds 16 to byte 4r + i of vector k: this half's rows are its
+        // 32 bits at 4 * half bytes.
+        for (int k = 0; k < 8; ++k)
+          wv[k] = _mm256_or_si256(wv[k], fifth_bits<D>(load_u32(pb + F::kPanelMasksAt + 8 * k + 4 * half)));
       }
     } else {
       const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));  // stored w + 128 -> w
@@ -197,10 +207,14 @@ struct ChainPanel {
     for (int t = 0; t < T; ++t) {
       const uint8_t* xb = x[t] + b * kQ8_0Bytes + 2;
       __m256i isum;
-      if constexpr (F::kInt16Sums) {
-        __m256i s16 = _mm256_maddubs_epi16(wv[0], broadcast_dword(xb));
-        for (int j = 1; j < 8; ++j) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(wv[j], broadcast_dword(xb + 4 * j)));
-        isum = _mm256_add_epi32(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)), _mm256_set1_epi32(seed[t][b]));
+      if constexpr (F::kInt16Group > 0) {
+        isum = _mm256_set1_epi32(seed[t][b]);
+        for (int g = 0; g < 8; g += F::kInt16Group) {
+          __m256i s16 = _mm256_maddubs_epi16(wv[g], broadcast_dword(xb + 4 * g));
+          for (int j = g + 1; j < g + F::kInt16Group; ++j)
+            s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(wv[j], broadcast_dword(xb + 4 * j)));
+          isum = _mm256_add_epi32(isum, _mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
+        }
       } else {
         // Two partial chains: 8 dependent products would otherwise be one long latency chain.
         __m256i part[2] = {_mm256_set1_epi32(seed[t][b]), _mm256_setzero_si256()};

@@ -114,11 +114,13 @@ KernelSet make_set() {
   set(TensorType::Q5_K, format_kernels<KQuantKernel<D, KQ5>>());
   set(TensorType::Q6_K, format_kernels<Q6KKernel<D>>());
   if constexpr (!(D::kVnni && D::kAvx512)) {
-    // Q4_0 and Q8_0 in the AVX-512 VNNI level's arithmetic, rows and panels
+    // Q4_0, Q5_0 and Q8_0 in the AVX-512 VNNI level's arithmetic, rows and panels
     // (x86_legacy_chain-inl.h).
     set(TensorType::Q4_0, format_kernels<ChainRowKernel<D, TensorType::Q4_0>>());
+    set(TensorType::Q5_0, format_kernels<ChainRowKernel<D, TensorType::Q5_0>>());
     set(TensorType::Q8_0, format_kernels<ChainRowKernel<D, TensorType::Q8_0>>());
     ks.formats[format_index(TensorType::Q4_0)].panel_matmul = &matmul_chain_panels<D, TensorType::Q4_0>;
+    ks.formats[format_index(TensorType::Q5_0)].panel_matmul = &matmul_chain_panels<D, TensorType::Q5_0>;
     ks.formats[format_index(TensorType::Q8_0)].panel_matmul = &matmul_chain_panels<D, TensorType::Q8_0>;
     // Q4_K panels in the VNNI panel kernel's arithmetic (x86_q4k_panel_ymm-inl.h), where no
     // 512-bit row kernel reads Q4_K faster (the avx512 level's: Llama-3.2-1B Q4_K_M pp128 108 vs

@@ -126,11 +126,11 @@ TEST(PanelKernels, MatmulMatchesReference) {
   }
 }
 
-// Q4_0 and Q8_0 run in one arithmetic on every x86 level (the VNNI level's chains; the other
+// Q4_0, Q5_0 and Q8_0 run in one arithmetic on every x86 level (the VNNI level's chains; the other
 // levels in x86_legacy_chain-inl.h): row-layout matvec and matmul of avx2, avxvnni and avx512
 // equal avx512vnni's bit for bit, for row counts off the 4-row tiles and block counts off the
 // 4 chains, with random quant bytes (Q8_0's -128 among them) and with every byte 0xff.
-TEST(PanelKernels, Q4_0AndQ8_0SameBitsOnEveryX86Level) {
+TEST(PanelKernels, LegacyFormatsSameBitsOnEveryX86Level) {
   const KernelSet* vnni = for_isa(Isa::Avx512Vnni);
   if (vnni == nullptr) GTEST_SKIP() << "no AVX-512 VNNI level on this CPU";
   std::mt19937 rng(31);
@@ -139,18 +139,35 @@ TEST(PanelKernels, Q4_0AndQ8_0SameBitsOnEveryX86Level) {
     const KernelSet* ks = for_isa(isa);
     if (ks == nullptr) continue;
     ++compared;
-    for (const TensorType t : {TensorType::Q4_0, TensorType::Q8_0})
+    for (const TensorType t : {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0})
       for (const int pattern : {0, 1})
         for (const int64_t cols : {int64_t{32}, int64_t{224}, int64_t{2048}}) {
           const int64_t rows = 23, n = 7;
           const auto w = random_weights(t, rows, cols, rng, pattern);
           const size_t stride = row_bytes(t, cols), xs = act_row_bytes(t, cols);
-          const std::vector<float> x = random_acts(n * cols, rng);
+          std::vector<float> x = random_acts(n * cols, rng);
+          if (pattern == 1) {  // tokens 0 and 1 at the int8 extremes: the int16 sums' worst case
+            std::fill(x.begin(), x.begin() + cols, 1.0f);
+            std::fill(x.begin() + cols, x.begin() + 2 * cols, -1.0f);
+          }
           std::vector<uint8_t> xq(xs * n);
           for (int64_t i = 0; i < n; ++i) vnni->quantize_activations(t, &x[i * cols], cols, &xq[i * xs]);
           std::vector<float> want(static_cast<size_t>(n * rows)), got(want.size(), -1.0f), one(rows, -1.0f);
           vnni->matmul(t, w.data(), stride, 0, rows, cols, xq.data(), xs, n, want.data(), rows);
           ks->matmul(t, w.data(), stride, 0, rows, cols, xq.data(), xs, n, got.data(), rows);
+          // The panels too, at the extremes and all tokens.
+          if (ks->has_panel_kernels(t) && rows >= kPanelRows) {
+            const int64_t prow = rows / kPanelRows * kPanelRows;
+            const auto p = packed(t, w, prow, cols);
+            std::vector<float> py(static_cast<size_t>(n * rows), -1.0f);
+            ks->panel_matmul(t, p.data(), stride, 0, prow, cols, xq.data(), xs, n, py.data(), rows);
+            for (int64_t i = 0; i < n; ++i)
+              EXPECT_TRUE(same_bits(&want[i * rows], &py[i * rows], prow)) << isa_name(isa) << " " << type_name(t)
+                                                                            << " panels, token " << i << " cols " << cols;
+            const std::vector<float> one_token = std::vector<float>(py.begin(), py.begin() + prow);
+            ks->panel_matmul(t, p.data(), stride, 0, prow, cols, xq.data(), xs, 1, py.data(), rows);
+            EXPECT_TRUE(same_bits(one_token.data(), py.data(), prow)) << isa_name(isa) << " " << type_name(t);
+          }
           const std::string what = std::string(isa_name(isa)) + " " + std::string(type_name(t)) + " pattern " +
                                    std::to_string(pattern) + " cols " + std::to_string(cols);
           EXPECT_TRUE(same_bits(want.data(), got.data(), want.size())) << what << " matmul";

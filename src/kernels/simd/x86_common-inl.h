@@ -35,6 +35,8 @@ constexpr size_t kQ8KBytes = sizeof(BlockQ8_K);
 constexpr size_t kQ8KQuantsAt = offsetof(BlockQ8_K, qs), kQ8KSumsAt = offsetof(BlockQ8_K, bsums);
 
 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+// The dword at p in every lane: 4 activation bytes against a panel's 8 rows.
+inline __m256i broadcast_dword(const uint8_t* p) { return _mm256_set1_epi32(static_cast<int>(load_u32(p))); }
 inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 
 // Software prefetch of the weight stream. A tile works on R rows at once; rows are short

@@ -171,9 +171,10 @@ inline __m256 spread2(__m128 s) {
 }
 
 // R rows x T tokens of one legacy format; see driver.h for the contract. Every (row, token)
-// has its own accumulator and the same operations whatever R and T, so the AVX2 and AVX-512
-// levels are batch-invariant. (The AVX-512 VNNI level uses x86_legacy_vnni-inl.h instead; Q4_0
-// on the other levels uses x86_q4_0_chain-inl.h, in the VNNI level's arithmetic.)
+// has its own accumulator and the same operations whatever R and T, so the levels without
+// AVX-512 VNNI are batch-invariant. It serves Q4_1, Q5_1 and IQ4_NL there; Q4_0, Q5_0 and Q8_0
+// use x86_legacy_chain-inl.h (the VNNI level's arithmetic), and the AVX-512 VNNI level
+// x86_legacy_vnni-inl.h for every legacy format.
 template <class D, class F>
 struct LegacyKernel {
   static constexpr int kBlock = 32;

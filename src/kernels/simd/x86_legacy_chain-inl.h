@@ -28,8 +28,6 @@
 namespace edgellm::kernels::x86 {
 namespace {
 
-inline __m256i broadcast_dword(const uint8_t* p) { return _mm256_set1_epi32(static_cast<int>(load_u32(p))); }
-
 // A format's place in this arithmetic on level D: its row-layout loads (x86_legacy-inl.h) and its
 // panel blocks (panel_layout.h).
 template <class D, TensorType kType>

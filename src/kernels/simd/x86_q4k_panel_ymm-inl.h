@@ -20,8 +20,6 @@
 namespace edgellm::kernels::x86 {
 namespace {
 
-inline __m256i broadcast_i32(const uint8_t* p) { return _mm256_set1_epi32(static_cast<int>(load_u32(p))); }
-
 // T tokens against one panel. One token (decode) takes both halves per super-block so the
 // stream from DRAM never pauses; more tokens take one half at a time over the panel.
 template <class D, int T>
@@ -69,8 +67,8 @@ struct Q4KPanelYmm {
         const __m256i ql = _mm256_and_si256(q, m4), qh = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
         for (int t = 0; t < T; ++t) {
           const uint8_t* xc = xb[t] + 64 * c + 4 * j;
-          lo[t] = _mm256_add_epi16(lo[t], _mm256_maddubs_epi16(ql, broadcast_i32(xc)));
-          hi[t] = _mm256_add_epi16(hi[t], _mm256_maddubs_epi16(qh, broadcast_i32(xc + 32)));
+          lo[t] = _mm256_add_epi16(lo[t], _mm256_maddubs_epi16(ql, broadcast_dword(xc)));
+          hi[t] = _mm256_add_epi16(hi[t], _mm256_maddubs_epi16(qh, broadcast_dword(xc + 32)));
         }
       }
       // One token: vpmaddwd and vpaddd even where vpdpwssd exists, whose fused form chains 8

@@ -102,11 +102,9 @@ KernelSet make_set() {
   set(TensorType::F32, format_kernels<FloatKernel<D, WF32>>());
   set(TensorType::F16, format_kernels<FloatKernel<D, WF16>>());
   set(TensorType::BF16, format_kernels<FloatKernel<D, WBF16>>());
-  set(TensorType::Q4_0, format_kernels<LegacyKernel<D, Q4_0<D>>>());
+  // Q4_0, Q5_0 and Q8_0: below, per level (every x86 level computes them in one arithmetic).
   set(TensorType::Q4_1, format_kernels<LegacyKernel<D, Q4_1<D>>>());
-  set(TensorType::Q5_0, format_kernels<LegacyKernel<D, Q5_0<D>>>());
   set(TensorType::Q5_1, format_kernels<LegacyKernel<D, Q5_1<D>>>());
-  set(TensorType::Q8_0, format_kernels<LegacyKernel<D, Q8_0<D>>>());
   set(TensorType::IQ4_NL, format_kernels<LegacyKernel<D, Iq4Nl<D>>>());
   set(TensorType::Q2_K, format_kernels<KQuantKernel<D, KQ2>>());
   set(TensorType::Q3_K, format_kernels<KQuantKernel<D, KQ3>>());

@@ -52,7 +52,7 @@ void swiglu_ffn(const SwigluWeights& w, const float* x, int64_t n, float* y, flo
 
 MoeWeights load_moe_weights(const WeightLoader& w, const MoeParams& p, int i) {
   MoeWeights m;
-  m.router = w.matrix(block_tensor(i, tn::kFfnGateInp), p.n_expert, p.n_embd);
+  m.router = w.projection(block_tensor(i, tn::kFfnGateInp), p.n_expert, p.n_embd);
   if (auto b = w.optional_vector(block_tensor(i, tn::kFfnExpProbsBias, "bias"), p.n_expert)) m.selection_bias = std::move(*b);
   const auto gate = w.stacked_projections(block_tensor(i, tn::kFfnGateExps), p.n_expert, p.n_ff_exp, p.n_embd);
   const auto up = w.stacked_projections(block_tensor(i, tn::kFfnUpExps), p.n_expert, p.n_ff_exp, p.n_embd);

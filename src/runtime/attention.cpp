@@ -47,8 +47,17 @@ AttentionTile::AttentionTile(int64_t max_rows, int64_t head_dim_k, int64_t head_
   max_.resize(rows);
   denom_.resize(rows);
   acc_.resize(rows * static_cast<size_t>(dv_));
-  kbuf_.resize(static_cast<size_t>(kBlock * dk_));  // also the transposed key panel of the AVX-512 loops
-  vbuf_.resize(static_cast<size_t>(kBlock * dv_));
+  // Only the buffers the loops use: F16 rows converted per block (portable), the transposed
+  // key panel (AVX-512); the AVX2 loops read the rows in place. Sized to need, as a tile is made
+  // per dispatch: MLA's 576-wide keys made full-block buffers of both 280 KB, mapped afresh
+  // (page faults) on every decode step.
+  if (loops_ == Loops::Portable) {
+    kbuf_.resize(static_cast<size_t>(kBlock * dk_));
+    vbuf_.resize(static_cast<size_t>(kBlock * dv_));
+  }
+#ifdef EDGELLM_ATTENTION_X86
+  if (loops_ == Loops::Avx512) kbuf_.resize(static_cast<size_t>(ak::kKeyPanel * dk_));
+#endif
   scores_.resize(rows * static_cast<size_t>(kBlock));
   active_.resize(rows);
 }

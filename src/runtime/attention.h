@@ -59,6 +59,9 @@ struct KvRows {
 class AttentionTile {
  public:
   AttentionTile(int64_t max_rows, int64_t head_dim_k, int64_t head_dim_v, float scale);
+  ~AttentionTile();  // leaves its buffers to the next tile made on this thread
+  AttentionTile(const AttentionTile&) = delete;
+  AttentionTile& operator=(const AttentionTile&) = delete;
   void begin(const float* q, size_t q_stride, int64_t n_rows, const int64_t* n_visible);
   void add(const KvRows& rows);
   void finish(float* out, size_t out_stride);
@@ -68,6 +71,8 @@ class AttentionTile {
   // Inner loops, chosen by the kernel level: portable, AVX2 one row at a time, or AVX-512
   // with several rows sharing each converted K/V vector.
   enum class Loops : uint8_t { Portable, Avx2, Avx512 };
+
+  struct Buffers;  // a finished tile's buffers, kept per thread for the next (attention.cpp)
 
  private:
   void add_block(const uint8_t* k, size_t ks, const uint8_t* v, size_t vs, bool f16, int64_t pos_begin,

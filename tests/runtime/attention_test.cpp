@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -137,6 +138,47 @@ TEST(Attention, TileFedInPiecesEqualsOneRun) {
   for (size_t i = 0; i < whole.size(); ++i) EXPECT_NEAR(paged[i], whole[i], 1e-5) << i;
   // Row 0 sees only position 0: its output is exactly v_0.
   for (int64_t d = 0; d < dv; ++d) EXPECT_NEAR(whole[static_cast<size_t>(d)], v[static_cast<size_t>(d)], 1e-6);
+}
+
+// A tile takes over the buffers of the last tile destroyed on its thread (see attention.cpp):
+// whatever that tile left in them, larger or smaller, and with another tile alive at the same
+// time, the result is the one a tile on a fresh thread computes, bit for bit.
+TEST(Attention, TileReusingBuffersEqualsAFreshOne) {
+  std::mt19937 rng(11);
+  const int64_t dk = 48, dv = 40, n_pos = 150, rows = 6;
+  const std::vector<float> k = random_vector(rng, static_cast<size_t>(n_pos * dk), 1.5f);
+  const std::vector<float> v = random_vector(rng, static_cast<size_t>(n_pos * dv), 1.0f);
+  const std::vector<float> q = random_vector(rng, static_cast<size_t>(rows * dk), 1.0f);
+  const int64_t visible[rows] = {1, 31, 64, 65, 129, 150};
+  const KvRows all{KvType::F32, k.data(), static_cast<size_t>(dk), v.data(), static_cast<size_t>(dv), 0, n_pos};
+  auto attend = [&](AttentionTile& tile) {
+    tile.begin(q.data(), dk, rows, visible);
+    tile.add(all);
+    std::vector<float> out(static_cast<size_t>(rows * dv));
+    tile.finish(out.data(), dv);
+    return out;
+  };
+  std::vector<float> fresh;
+  std::thread([&] {
+    AttentionTile tile(rows, dk, dv, 0.3f);
+    fresh = attend(tile);
+  }).join();
+  // Leave buffers of a wider tile full of other values, then of a narrower one.
+  for (const int64_t width : {int64_t{200}, int64_t{8}}) {
+    const std::vector<float> big = random_vector(rng, static_cast<size_t>(n_pos * width), 30.0f);
+    AttentionTile other(16, width, width, 1.0f);
+    const std::vector<int64_t> vis(16, n_pos);
+    other.begin(big.data(), 0, 16, vis.data());
+    other.add({KvType::F32, big.data(), static_cast<size_t>(width), big.data(), static_cast<size_t>(width), 0, n_pos});
+    std::vector<float> sink(static_cast<size_t>(16 * width));
+    other.finish(sink.data(), static_cast<size_t>(width));
+  }
+  AttentionTile reused(rows, dk, dv, 0.3f);
+  AttentionTile alongside(rows, dk, dv, 0.3f);  // alive at the same time: fresh buffers
+  const std::vector<float> a = attend(reused), b = attend(alongside);
+  ASSERT_EQ(fresh.size(), a.size());
+  EXPECT_EQ(0, std::memcmp(fresh.data(), a.data(), a.size() * sizeof(float)));
+  EXPECT_EQ(0, std::memcmp(fresh.data(), b.data(), b.size() * sizeof(float)));
 }
 
 // One KV head's rows, F16 bits or floats: position p's key at keys + p * dk, value at

@@ -65,6 +65,19 @@ double prefill_ops_per_token(const ModelCost& cost, int64_t n_tokens);
 BenchSamples run_bench_test(runtime::Session& session, const BenchTest& test, int repetitions, int threads,
                             const std::function<void(int)>& between = {});
 
+// Decode on a shared host: repetition r ran between bandwidth probes r and r + 1, each with a
+// best and a mean pass. When the host's bandwidth flickers within a probe (best 85, mean 55
+// GB/s), the best pass overstates what the repetition could draw and its fraction of the bound
+// reads low. A repetition is steady when the four readings around it lie within `tolerance` of
+// each other (largest <= (1 + tolerance) x smallest): its bound is then known. Returns how many
+// were steady and their mean fraction of the best-pass bound (0 when none was).
+struct SteadyFraction {
+  int repetitions = 0;
+  double fraction = 0.0;
+};
+SteadyFraction steady_fraction(const std::vector<double>& tokens_per_second, const std::vector<double>& best_gbps,
+                               const std::vector<double>& mean_gbps, double bytes_per_token, double tolerance = 0.10);
+
 // Context the tests need: the depth plus the prefill, or plus the decode prompt and the decode.
 int64_t bench_context_size(const std::vector<BenchTest>& tests);
 // Decode tests without a depth start after a prompt of this many tokens.

@@ -216,6 +216,7 @@ void run_bench(const BenchArgs& a) {
       const double ops_per_token = std::max(bench::prefill_ops_per_token(cost, test.n_tokens), 1.0);
       const double bytes_per_token = static_cast<double>(std::max<size_t>(cost.bytes_per_token, 1));
       double bw = b.bandwidth_gbps, sustained_fraction = 0.0;
+      bench::SteadyFraction steady;
       // Each repetition against the mean of the two probes around it; bound and fraction are
       // the means over the repetitions.
       const std::vector<double>& probes = prefill ? peak_samples : bw_samples;
@@ -240,11 +241,16 @@ void run_bench(const BenchArgs& a) {
                      test.name().c_str(), cost.float_weights ? "fp32" : "int8", listed.c_str());
       } else {
         sustained_fraction = bench::BenchSamples::mean_of(sustained_fractions);
+        steady = bench::steady_fraction(s.tokens_per_second, bw_samples, bw_mean_samples, bytes_per_token);
         bw = bound * bytes_per_token / 1e9;
+        const std::string steady_text =
+            steady.repetitions > 0 ? fmt::format("{:.1f}% of the best pass", 100.0 * steady.fraction) : "none";
         std::fprintf(stderr,
                      "%s: read GB/s around the repetitions, best pass (mean pass): %s; each repetition against the "
-                     "mean of its two; %.1f%% of the mean passes\n",
-                     test.name().c_str(), listed.c_str(), 100.0 * sustained_fraction);
+                     "mean of its two; %.1f%% of the mean passes; steady (probes around it within 10%%): %d of %zu, "
+                     "%s\n",
+                     test.name().c_str(), listed.c_str(), 100.0 * sustained_fraction, steady.repetitions,
+                     s.tokens_per_second.size(), steady_text.c_str());
       }
       const std::string bound_kind = prefill ? (cost.float_weights ? "fp32_peak" : "int8_peak") : "read_bandwidth";
       if (a.json) {
@@ -260,6 +266,9 @@ void run_bench(const BenchArgs& a) {
                         {"read_bandwidth_gbps", bw}, {"read_bandwidth_samples_gbps", bw_samples},
                         {"read_bandwidth_mean_pass_samples_gbps", bw_mean_samples},
                         {"fraction_of_mean_pass_read", prefill ? Json(nullptr) : Json(sustained_fraction)},
+                        {"steady_repetitions", prefill ? Json(nullptr) : Json(steady.repetitions)},
+                        {"fraction_of_bound_steady",
+                         prefill || steady.repetitions == 0 ? Json(nullptr) : Json(steady.fraction)},
                         {"peak_samples_gops", peak_samples},
                         {"int8_peak_gops", b.int8_gops},
                         {"fp32_peak_gflops", b.fp32_gflops}, {"weight_bytes_per_token", cost.bytes_per_token},

@@ -112,21 +112,32 @@ TEST(Attention, MatchesDoubleReference) {
   }
 }
 
+// Random keys, values and query rows of one KV head (keys a little larger, so that the softmax
+// is not flat).
+struct RandomHead {
+  std::vector<float> k, v, q;
+};
+RandomHead random_head(std::mt19937& rng, int64_t n_pos, int64_t dk, int64_t dv, int64_t rows) {
+  RandomHead h;
+  h.k = random_vector(rng, static_cast<size_t>(n_pos * dk), 1.5f);
+  h.v = random_vector(rng, static_cast<size_t>(n_pos * dv), 1.0f);
+  h.q = random_vector(rng, static_cast<size_t>(rows * dk), 1.0f);
+  return h;
+}
+
 TEST(Attention, TileFedInPiecesEqualsOneRun) {
   // A paged cache hands the tile its positions page by page; the order of runs and the cut
   // points must not matter beyond float rounding of the rescaled sums.
   std::mt19937 rng(3);
   const int64_t dk = 32, dv = 16, n_pos = 300, rows = 5;
-  const std::vector<float> k = random_vector(rng, static_cast<size_t>(n_pos * dk), 1.5f);
-  const std::vector<float> v = random_vector(rng, static_cast<size_t>(n_pos * dv), 1.0f);
-  const std::vector<float> q = random_vector(rng, static_cast<size_t>(rows * dk), 1.0f);
+  const RandomHead head = random_head(rng, n_pos, dk, dv, rows);
   const int64_t visible[rows] = {1, 64, 65, 200, 300};
   AttentionTile tile(8, dk, dv, 0.2f);
   auto run_pieces = [&](const std::vector<int64_t>& cuts) {
-    tile.begin(q.data(), dk, rows, visible);
+    tile.begin(head.q.data(), dk, rows, visible);
     for (size_t i = cuts.size() - 1; i > 0; --i) {  // last run first
-      KvRows r{KvType::F32, k.data() + cuts[i - 1] * dk, static_cast<size_t>(dk),
-               v.data() + cuts[i - 1] * dv, static_cast<size_t>(dv), cuts[i - 1], cuts[i] - cuts[i - 1]};
+      KvRows r{KvType::F32, head.k.data() + cuts[i - 1] * dk, static_cast<size_t>(dk),
+               head.v.data() + cuts[i - 1] * dv, static_cast<size_t>(dv), cuts[i - 1], cuts[i] - cuts[i - 1]};
       tile.add(r);
     }
     std::vector<float> out(static_cast<size_t>(rows * dv));
@@ -137,7 +148,7 @@ TEST(Attention, TileFedInPiecesEqualsOneRun) {
   const std::vector<float> paged = run_pieces({0, 16, 17, 100, 164, 250, n_pos});
   for (size_t i = 0; i < whole.size(); ++i) EXPECT_NEAR(paged[i], whole[i], 1e-5) << i;
   // Row 0 sees only position 0: its output is exactly v_0.
-  for (int64_t d = 0; d < dv; ++d) EXPECT_NEAR(whole[static_cast<size_t>(d)], v[static_cast<size_t>(d)], 1e-6);
+  for (int64_t d = 0; d < dv; ++d) EXPECT_NEAR(whole[static_cast<size_t>(d)], head.v[static_cast<size_t>(d)], 1e-6);
 }
 
 // A tile takes over the buffers of the last tile destroyed on its thread (see attention.cpp):
@@ -146,13 +157,11 @@ TEST(Attention, TileFedInPiecesEqualsOneRun) {
 TEST(Attention, TileReusingBuffersEqualsAFreshOne) {
   std::mt19937 rng(11);
   const int64_t dk = 48, dv = 40, n_pos = 150, rows = 6;
-  const std::vector<float> k = random_vector(rng, static_cast<size_t>(n_pos * dk), 1.5f);
-  const std::vector<float> v = random_vector(rng, static_cast<size_t>(n_pos * dv), 1.0f);
-  const std::vector<float> q = random_vector(rng, static_cast<size_t>(rows * dk), 1.0f);
+  const RandomHead head = random_head(rng, n_pos, dk, dv, rows);
   const int64_t visible[rows] = {1, 31, 64, 65, 129, 150};
-  const KvRows all{KvType::F32, k.data(), static_cast<size_t>(dk), v.data(), static_cast<size_t>(dv), 0, n_pos};
+  const KvRows all{KvType::F32, head.k.data(), static_cast<size_t>(dk), head.v.data(), static_cast<size_t>(dv), 0, n_pos};
   auto attend = [&](AttentionTile& tile) {
-    tile.begin(q.data(), dk, rows, visible);
+    tile.begin(head.q.data(), dk, rows, visible);
     tile.add(all);
     std::vector<float> out(static_cast<size_t>(rows * dv));
     tile.finish(out.data(), dv);

@@ -68,20 +68,19 @@ double BenchSamples::mean_of(const std::vector<double>& v) {
   return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
 }
 
-SteadyFraction steady_fraction(const std::vector<double>& tokens_per_second, const std::vector<double>& best_gbps,
-                               const std::vector<double>& mean_gbps, double bytes_per_token, double tolerance) {
-  const size_t n = tokens_per_second.size();
-  if (best_gbps.size() != n + 1 || mean_gbps.size() != n + 1 || !(bytes_per_token > 0.0) || tolerance < 0.0)
-    fail("steady_fraction: {} repetitions need {} probes of each kind (have {} / {}) and a positive byte count", n,
-         n + 1, best_gbps.size(), mean_gbps.size());
+SteadyFraction steady_fraction(const std::vector<double>& fractions, const std::vector<double>& best_gbps,
+                               const std::vector<double>& mean_gbps, double tolerance) {
+  const size_t n = fractions.size();
+  if (best_gbps.size() != n + 1 || mean_gbps.size() != n + 1 || tolerance < 0.0)
+    fail("steady_fraction: {} repetitions need {} probes of each kind (have {} / {}) and a tolerance >= 0", n, n + 1,
+         best_gbps.size(), mean_gbps.size());
   SteadyFraction out;
   double sum = 0.0;
   for (size_t r = 0; r < n; ++r) {
     const double readings[] = {best_gbps[r], mean_gbps[r], best_gbps[r + 1], mean_gbps[r + 1]};
     const auto [lo, hi] = std::minmax_element(std::begin(readings), std::end(readings));
     if (!(*lo > 0.0) || *hi > (1.0 + tolerance) * *lo) continue;
-    const double bound = 0.5 * (best_gbps[r] + best_gbps[r + 1]) * 1e9 / bytes_per_token;
-    sum += tokens_per_second[r] / bound;
+    sum += fractions[r];
     ++out.repetitions;
   }
   if (out.repetitions > 0) out.fraction = sum / out.repetitions;

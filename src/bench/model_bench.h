@@ -69,14 +69,16 @@ BenchSamples run_bench_test(runtime::Session& session, const BenchTest& test, in
 // best and a mean pass. When the host's bandwidth flickers within a probe (best 85, mean 55
 // GB/s), the best pass overstates what the repetition could draw and its fraction of the bound
 // reads low. A repetition is steady when the four readings around it lie within `tolerance` of
-// each other (largest <= (1 + tolerance) x smallest): its bound is then known. Returns how many
-// were steady and their mean fraction of the best-pass bound (0 when none was).
+// each other (largest <= (1 + tolerance) x smallest): its bound is then known. Given each
+// repetition's fraction of its best-pass bound, returns how many were steady and their mean
+// fraction (0 when none was).
+inline constexpr double kSteadyTolerance = 0.10;
 struct SteadyFraction {
   int repetitions = 0;
   double fraction = 0.0;
 };
-SteadyFraction steady_fraction(const std::vector<double>& tokens_per_second, const std::vector<double>& best_gbps,
-                               const std::vector<double>& mean_gbps, double bytes_per_token, double tolerance = 0.10);
+SteadyFraction steady_fraction(const std::vector<double>& fractions, const std::vector<double>& best_gbps,
+                               const std::vector<double>& mean_gbps, double tolerance = kSteadyTolerance);
 
 // Context the tests need: the depth plus the prefill, or plus the decode prompt and the decode.
 int64_t bench_context_size(const std::vector<BenchTest>& tests);

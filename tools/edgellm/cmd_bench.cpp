@@ -241,16 +241,16 @@ void run_bench(const BenchArgs& a) {
                      test.name().c_str(), cost.float_weights ? "fp32" : "int8", listed.c_str());
       } else {
         sustained_fraction = bench::BenchSamples::mean_of(sustained_fractions);
-        steady = bench::steady_fraction(s.tokens_per_second, bw_samples, bw_mean_samples, bytes_per_token);
+        steady = bench::steady_fraction(fractions, bw_samples, bw_mean_samples);
         bw = bound * bytes_per_token / 1e9;
         const std::string steady_text =
             steady.repetitions > 0 ? fmt::format("{:.1f}% of the best pass", 100.0 * steady.fraction) : "none";
         std::fprintf(stderr,
                      "%s: read GB/s around the repetitions, best pass (mean pass): %s; each repetition against the "
-                     "mean of its two; %.1f%% of the mean passes; steady (probes around it within 10%%): %d of %zu, "
-                     "%s\n",
-                     test.name().c_str(), listed.c_str(), 100.0 * sustained_fraction, steady.repetitions,
-                     s.tokens_per_second.size(), steady_text.c_str());
+                     "mean of its two; %.1f%% of the mean passes; steady (probes around it within %.0f%%): %d of "
+                     "%zu, %s\n",
+                     test.name().c_str(), listed.c_str(), 100.0 * sustained_fraction, 100.0 * bench::kSteadyTolerance,
+                     steady.repetitions, s.tokens_per_second.size(), steady_text.c_str());
       }
       const std::string bound_kind = prefill ? (cost.float_weights ? "fp32_peak" : "int8_peak") : "read_bandwidth";
       if (a.json) {

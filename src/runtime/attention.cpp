@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "core/error.h"
 #include "kernels/matmul.h"
@@ -36,30 +37,11 @@ AttentionTile::Loops loops_for_kernel_level() {
   return AttentionTile::Loops::Portable;
 }
 
-}  // namespace
-
 // The buffers of the last tile destroyed on this thread. Callers make a tile per dispatch (per
 // layer and token while decoding), where allocating and zeroing its buffers afresh is a fair
 // part of a short context's attention: an MLA tile (8 heads, 576-wide keys) over 1 / 32
 // positions took 3.1 / 4.6 us made fresh, 2.4 / 3.9 us with the buffers kept (one tile per
 // thread on 2 threads: 3.6 -> 2.9 us at 1 position).
-struct AttentionTile::Buffers {
-  std::vector<int64_t> visible, active;
-  std::vector<float> max, denom, acc, kbuf, vbuf, scores;
-
-  void swap(AttentionTile& t) {
-    visible.swap(t.visible_);
-    active.swap(t.active_);
-    max.swap(t.max_);
-    denom.swap(t.denom_);
-    acc.swap(t.acc_);
-    kbuf.swap(t.kbuf_);
-    vbuf.swap(t.vbuf_);
-    scores.swap(t.scores_);
-  }
-};
-
-namespace {
 struct SpareTileBuffers {
   AttentionTile::Buffers buffers;
   bool held = false;
@@ -72,30 +54,30 @@ AttentionTile::AttentionTile(int64_t max_rows, int64_t head_dim_k, int64_t head_
   if (max_rows <= 0 || head_dim_k <= 0 || head_dim_v <= 0)
     fail("attention tile: bad shape ({} rows, head dims {} / {})", max_rows, head_dim_k, head_dim_v);
   if (spare_tile_buffers.held) {
-    spare_tile_buffers.buffers.swap(*this);
+    b_ = std::move(spare_tile_buffers.buffers);
     spare_tile_buffers.held = false;
   }
   const auto rows = static_cast<size_t>(max_rows);
-  visible_.resize(rows);
-  max_.resize(rows);
-  denom_.resize(rows);
-  acc_.resize(rows * static_cast<size_t>(dv_));
+  b_.visible.resize(rows);
+  b_.max.resize(rows);
+  b_.denom.resize(rows);
+  b_.acc.resize(rows * static_cast<size_t>(dv_));
   // Only the buffers the loops use: F16 rows converted per block (portable), the transposed
   // key panel (AVX-512); the AVX2 loops read the rows in place.
   if (loops_ == Loops::Portable) {
-    kbuf_.resize(static_cast<size_t>(kBlock * dk_));
-    vbuf_.resize(static_cast<size_t>(kBlock * dv_));
+    b_.kbuf.resize(static_cast<size_t>(kBlock * dk_));
+    b_.vbuf.resize(static_cast<size_t>(kBlock * dv_));
   }
 #ifdef EDGELLM_ATTENTION_X86
-  if (loops_ == Loops::Avx512) kbuf_.resize(static_cast<size_t>(ak::kKeyPanel * dk_));
+  if (loops_ == Loops::Avx512) b_.kbuf.resize(static_cast<size_t>(ak::kKeyPanel * dk_));
 #endif
-  scores_.resize(rows * static_cast<size_t>(kBlock));
-  active_.resize(rows);
+  b_.scores.resize(rows * static_cast<size_t>(kBlock));
+  b_.active.resize(rows);
 }
 
 AttentionTile::~AttentionTile() {
   if (!spare_tile_buffers.held) {
-    spare_tile_buffers.buffers.swap(*this);
+    spare_tile_buffers.buffers = std::move(b_);
     spare_tile_buffers.held = true;
   }
 }
@@ -105,15 +87,15 @@ void AttentionTile::begin(const float* q, size_t q_stride, int64_t n_rows, const
   q_ = q;
   q_stride_ = q_stride;
   n_rows_ = n_rows;
-  std::copy(n_visible, n_visible + n_rows, visible_.begin());
-  std::fill(max_.begin(), max_.end(), -std::numeric_limits<float>::infinity());
-  std::fill(denom_.begin(), denom_.end(), 0.0f);
-  std::fill(acc_.begin(), acc_.end(), 0.0f);
+  std::copy(n_visible, n_visible + n_rows, b_.visible.begin());
+  std::fill(b_.max.begin(), b_.max.end(), -std::numeric_limits<float>::infinity());
+  std::fill(b_.denom.begin(), b_.denom.end(), 0.0f);
+  std::fill(b_.acc.begin(), b_.acc.end(), 0.0f);
 }
 
 void AttentionTile::add(const KvRows& rows) {
   if (rows.n_pos < 0 || rows.pos_begin < 0) fail("attention tile: bad KV run at {}+{}", rows.pos_begin, rows.n_pos);
-  const int64_t last_visible = n_rows_ == 0 ? 0 : *std::max_element(visible_.begin(), visible_.begin() + n_rows_);
+  const int64_t last_visible = n_rows_ == 0 ? 0 : *std::max_element(b_.visible.begin(), b_.visible.begin() + n_rows_);
   const int64_t end = std::min(rows.pos_begin + rows.n_pos, last_visible);
   for (int64_t p0 = rows.pos_begin; p0 < end; p0 += kBlock) {
     const int64_t n = std::min(kBlock, end - p0);
@@ -124,10 +106,10 @@ void AttentionTile::add(const KvRows& rows) {
     if (loops_ != Loops::Portable || rows.type == KvType::F32) {  // rows read in place
       add_block(k, rows.k_stride * elem, v, rows.v_stride * elem, rows.type == KvType::F16, p0, n);
     } else {  // portable loops: F16 rows converted once per block
-      kv_rows_to_f32(rows.type, k, rows.k_stride, n, dk_, kbuf_.data(), static_cast<size_t>(dk_));
-      kv_rows_to_f32(rows.type, v, rows.v_stride, n, dv_, vbuf_.data(), static_cast<size_t>(dv_));
-      add_block(reinterpret_cast<const uint8_t*>(kbuf_.data()), static_cast<size_t>(dk_) * 4,
-                reinterpret_cast<const uint8_t*>(vbuf_.data()), static_cast<size_t>(dv_) * 4, false, p0, n);
+      kv_rows_to_f32(rows.type, k, rows.k_stride, n, dk_, b_.kbuf.data(), static_cast<size_t>(dk_));
+      kv_rows_to_f32(rows.type, v, rows.v_stride, n, dv_, b_.vbuf.data(), static_cast<size_t>(dv_));
+      add_block(reinterpret_cast<const uint8_t*>(b_.kbuf.data()), static_cast<size_t>(dk_) * 4,
+                reinterpret_cast<const uint8_t*>(b_.vbuf.data()), static_cast<size_t>(dv_) * 4, false, p0, n);
     }
   }
 }
@@ -138,10 +120,10 @@ void AttentionTile::add_block(const uint8_t* k, size_t ks, const uint8_t* v, siz
                               int64_t pos_begin, int64_t n) {
 #ifdef EDGELLM_ATTENTION_X86
   if (loops_ == Loops::Avx512) {
-    const ak::TileState state{.q = q_, .q_stride = q_stride_, .n_rows = n_rows_, .visible = visible_.data(),
-                              .dk = dk_, .dv = dv_, .scale = scale_, .max = max_.data(), .denom = denom_.data(),
-                              .acc = acc_.data(), .scores = scores_.data(), .keys_t = kbuf_.data(),
-                              .active = active_.data()};
+    const ak::TileState state{.q = q_, .q_stride = q_stride_, .n_rows = n_rows_, .visible = b_.visible.data(),
+                              .dk = dk_, .dv = dv_, .scale = scale_, .max = b_.max.data(), .denom = b_.denom.data(),
+                              .acc = b_.acc.data(), .scores = b_.scores.data(), .keys_t = b_.kbuf.data(),
+                              .active = b_.active.data()};
     ak::add_block_avx512(state, k, ks, v, vs, f16, pos_begin, n);
     return;
   }
@@ -150,14 +132,14 @@ void AttentionTile::add_block(const uint8_t* k, size_t ks, const uint8_t* v, siz
   (void)f16;  // only the x86 loops read F16 rows in place
 #endif
   // One row at a time.
-  float* s = scores_.data();
+  float* s = b_.scores.data();
   for (int64_t i = 0; i < n_rows_; ++i) {
-    const int64_t seen = std::min(n, visible_[static_cast<size_t>(i)] - pos_begin);
+    const int64_t seen = std::min(n, b_.visible[static_cast<size_t>(i)] - pos_begin);
     if (seen <= 0) continue;
     const float* qi = q_ + static_cast<size_t>(i) * q_stride_;
-    float* acc = acc_.data() + i * dv_;
-    float& m = max_[static_cast<size_t>(i)];
-    float& l = denom_[static_cast<size_t>(i)];
+    float* acc = b_.acc.data() + i * dv_;
+    float& m = b_.max[static_cast<size_t>(i)];
+    float& l = b_.denom[static_cast<size_t>(i)];
 #ifdef EDGELLM_ATTENTION_X86
     if (avx2) {
       ak::scores_avx2(qi, k, ks, seen, dk_, scale_, s, f16);
@@ -194,9 +176,9 @@ void AttentionTile::add_block(const uint8_t* k, size_t ks, const uint8_t* v, siz
 
 void AttentionTile::finish(float* out, size_t out_stride) {
   for (int64_t i = 0; i < n_rows_; ++i) {
-    const float l = denom_[static_cast<size_t>(i)];
+    const float l = b_.denom[static_cast<size_t>(i)];
     const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-    const float* acc = acc_.data() + i * dv_;
+    const float* acc = b_.acc.data() + i * dv_;
     float* o = out + static_cast<size_t>(i) * out_stride;
     for (int64_t d = 0; d < dv_; ++d) o[d] = acc[d] * inv;
   }

@@ -72,7 +72,14 @@ class AttentionTile {
   // with several rows sharing each converted K/V vector.
   enum class Loops : uint8_t { Portable, Avx2, Avx512 };
 
-  struct Buffers;  // a finished tile's buffers, kept per thread for the next (attention.cpp)
+  // Per row: visible positions, running max, Σ exp, Σ exp · v (acc, max_rows x dv); scores
+  // (max_rows x kBlock); rows that see part of the current block; scratch for converted or
+  // transposed keys (kbuf) and converted values (vbuf). A tile leaves them to the next tile made
+  // on its thread (attention.cpp).
+  struct Buffers {
+    std::vector<int64_t> visible, active;
+    std::vector<float> max, denom, acc, scores, kbuf, vbuf;
+  };
 
  private:
   void add_block(const uint8_t* k, size_t ks, const uint8_t* v, size_t vs, bool f16, int64_t pos_begin,
@@ -84,10 +91,7 @@ class AttentionTile {
   const float* q_ = nullptr;
   size_t q_stride_ = 0;
   int64_t n_rows_ = 0;
-  std::vector<int64_t> visible_;
-  std::vector<float> max_, denom_, acc_;  // per row: running max, Σ exp, Σ exp · v
-  std::vector<float> kbuf_, vbuf_, scores_;  // scores_: max_rows x kBlock
-  std::vector<int64_t> active_;               // rows that see part of the current block
+  Buffers b_;
 };
 
 }  // namespace edgellm::runtime
